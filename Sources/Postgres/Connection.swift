@@ -1,0 +1,267 @@
+internal import CLibPQ
+import Foundation
+
+/// One libpq connection. Every call blocks until the server answers.
+///
+/// Threading: a `Connection` is used by one thread at a time. The pool hands
+/// each to a single lease, which runs on an `NIOThreadPool` thread; that is
+/// the invariant behind `@unchecked Sendable`. The C handle never leaves
+/// this type and is closed in `deinit`.
+public final class Connection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    var savepointDepth = 0
+
+    /// Connects by URL (`postgres://user@host:5432/db`, `postgres:///db?host=/socket/dir`)
+    /// or key-value conninfo (`host=/tmp dbname=squad`), parsed by libpq itself.
+    ///
+    /// - Throws: `PostgresError` of kind `.invalidConnectionString` when libpq cannot
+    ///   parse it, `.connection` naming host, port, database and user when connecting fails.
+    public init(conninfo: String, applicationName: String = "squadsync") throws {
+        try Self.validate(conninfo: conninfo)
+        // expand_dbname = 1: the first dbname is parsed as a URL or conninfo; the
+        // fallback application name applies only if the string names none.
+        let keys = ["dbname", "fallback_application_name", "client_encoding"]
+        let values = [conninfo, applicationName, "UTF8"]
+        let conn = withCStringArray(keys) { keyPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keyPointers, valuePointers, 1)
+            }
+        }
+        guard let conn else { throw PostgresError(.connection, "libpq could not allocate a connection") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let reason = Self.trimmedMessage(PQerrorMessage(conn))
+            let target = Self.describeTarget(conn)
+            PQfinish(conn)
+            throw PostgresError(.connection, "cannot connect to PostgreSQL (\(target)): \(reason)")
+        }
+        handle = conn
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Checks a connection string with libpq's parser, without connecting.
+    public static func validate(conninfo: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            let reason = errorMessage.map { trimmedMessage($0) } ?? "out of memory"
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw PostgresError(.invalidConnectionString, "invalid database URL or conninfo: \(reason)")
+        }
+        PQconninfoFree(options)
+    }
+
+    /// The server process id serving this connection.
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// False once the connection is broken: checked without blocking, so a
+    /// backend terminated while idle in the pool is noticed before reuse.
+    public var isHealthy: Bool {
+        guard PQstatus(handle) == CONNECTION_OK else { return false }
+        // libpq's socket is non-blocking inside: this reads a pending FATAL or EOF, if any.
+        if PQconsumeInput(handle) == 0 { return false }
+        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) != PQTRANS_UNKNOWN
+    }
+
+    /// True when no transaction is open or failed on this connection.
+    public var isIdle: Bool { PQtransactionStatus(handle) == PQTRANS_IDLE }
+
+    /// True inside a transaction block (open or failed).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Runs one statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: SQL) throws -> QueryResult {
+        let result = try run(sql)
+        defer { PQclear(result) }
+        return Self.collect(result)
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: SQL) throws -> Int {
+        let result = try run(sql)
+        defer { PQclear(result) }
+        return Self.affectedRows(result)
+    }
+
+    /// Runs a trusted script of several statements with the simple query protocol
+    /// (no parameters). Only migrations and setup use this.
+    public func executeScript(_ script: String) throws {
+        guard let result = PQexec(handle, script) else { throw connectionError(sql: nil) }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
+            throw serverError(result, sql: nil)
+        }
+    }
+
+    /// Quotes an identifier with `PQescapeIdentifier`.
+    public func escapeIdentifier(_ name: String) -> String {
+        let utf8Count = name.utf8.count
+        guard let escaped = PQescapeIdentifier(handle, name, utf8Count) else {
+            return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        defer { PQfreemem(escaped) }
+        return String(cString: escaped)
+    }
+
+    // MARK: - Internals
+
+    /// Sends one statement; the caller clears the returned result.
+    func run(_ sql: SQL) throws -> OpaquePointer {
+        let text = sql.render(quotingIdentifiersWith: escapeIdentifier)
+        let parameters = sql.parameters
+        for (index, parameter) in parameters.enumerated() {
+            if let problem = parameter.encodingError {
+                throw PostgresError(.encoding, "parameter $\(index + 1) \(problem)", sql: text)
+            }
+        }
+        let result: OpaquePointer?
+        if parameters.isEmpty {
+            result = PQexecParams(handle, text, 0, nil, nil, nil, nil, 0)
+        } else {
+            let types: [Oid] = parameters.map { Oid($0.type.rawValue) }
+            // All values go into one buffer of NUL-terminated strings that lives for the call.
+            var buffer: [CChar] = []
+            var offsets: [Int?] = []
+            offsets.reserveCapacity(parameters.count)
+            for parameter in parameters {
+                guard let value = parameter.text else { offsets.append(nil); continue }
+                offsets.append(buffer.count)
+                buffer.append(contentsOf: value.utf8.map { CChar(bitPattern: $0) })
+                buffer.append(0)
+            }
+            result = buffer.withUnsafeBufferPointer { bytes in
+                let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
+                    guard let offset, let base = bytes.baseAddress else { return nil }
+                    return base + offset
+                }
+                return PQexecParams(handle, text, Int32(parameters.count), types, pointers, nil, nil, 0)
+            }
+        }
+        guard let result else { throw connectionError(sql: text) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_IN:
+            return result
+        default:
+            let error = serverError(result, sql: text)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    static func collect(_ result: OpaquePointer) -> QueryResult {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [String] = []
+        var types: [PostgresType] = []
+        for column in 0..<columnCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+            types.append(PostgresType(rawValue: UInt32(PQftype(result, Int32(column)))))
+        }
+        var cells: [String?] = []
+        cells.reserveCapacity(rowCount * columnCount)
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    cells.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+                    let value = PQgetvalue(result, Int32(row), Int32(column))!
+                    cells.append(value.withMemoryRebound(to: UInt8.self, capacity: length) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    })
+                }
+            }
+        }
+        return QueryResult(columns: columns, columnTypes: types, cells: cells, affectedRows: affectedRows(result))
+    }
+
+    static func affectedRows(_ result: OpaquePointer) -> Int {
+        let tuples = String(cString: PQcmdTuples(result))
+        return Int(tuples) ?? Int(PQntuples(result))
+    }
+
+    func serverError(_ result: OpaquePointer, sql: String?) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(squad_PG_DIAG_SQLSTATE)
+        let message = field(squad_PG_DIAG_MESSAGE_PRIMARY)
+            ?? Self.trimmedMessage(PQresultErrorMessage(result))
+        let broken = PQstatus(handle) != CONNECTION_OK
+        return PostgresError(
+            broken && sqlState == nil ? .connection : .server,
+            message.isEmpty ? Self.trimmedMessage(PQerrorMessage(handle)) : message,
+            sqlState: sqlState,
+            detail: field(squad_PG_DIAG_MESSAGE_DETAIL),
+            hint: field(squad_PG_DIAG_MESSAGE_HINT),
+            sql: sql,
+            constraint: field(squad_PG_DIAG_CONSTRAINT_NAME)
+        )
+    }
+
+    func connectionError(sql: String?) -> PostgresError {
+        PostgresError(.connection, "lost the connection to PostgreSQL: \(Self.trimmedMessage(PQerrorMessage(handle)))", sql: sql)
+    }
+
+    static func trimmedMessage(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func describeTarget(_ conn: OpaquePointer) -> String {
+        func read(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+            guard let pointer else { return nil }
+            let value = String(cString: pointer)
+            return value.isEmpty ? nil : value
+        }
+        let host = read(PQhost(conn)) ?? "default socket"
+        let port = read(PQport(conn)) ?? "5432"
+        let database = read(PQdb(conn)) ?? "?"
+        let user = read(PQuser(conn)) ?? "?"
+        return "host \(host), port \(port), database \(database), user \(user)"
+    }
+
+    // MARK: - COPY
+
+    func putCopyData(_ bytes: [UInt8]) throws {
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                PQputCopyData(handle, $0, Int32(buffer.count))
+            }
+        }
+        guard status == 1 else { throw connectionError(sql: "COPY") }
+    }
+
+    /// Ends a COPY and collects its outcome; `abort` makes the server fail it.
+    func endCopy(abort reason: String?, sql: String) throws -> Int {
+        let status = PQputCopyEnd(handle, reason)
+        guard status == 1 else { throw connectionError(sql: sql) }
+        var firstError: PostgresError?
+        var rows = 0
+        while let result = PQgetResult(handle) {
+            defer { PQclear(result) }
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                rows = Self.affectedRows(result)
+            } else if firstError == nil {
+                firstError = serverError(result, sql: sql)
+            }
+        }
+        if let firstError { throw firstError }
+        return rows
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live for the call.
+private func withCStringArray<Result>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> Result) -> Result {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { UnsafePointer($0) } + [nil])
+}

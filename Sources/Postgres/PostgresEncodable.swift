@@ -1,0 +1,153 @@
+import Foundation
+
+/// One bound parameter in PostgreSQL's text format, with its type.
+///
+/// `text == nil` is SQL NULL. A value that cannot be sent (a NUL byte inside
+/// text, which PostgreSQL cannot store) carries `encodingError`, thrown when
+/// the statement runs, so building an `SQL` never throws.
+public struct PostgresValue: Sendable {
+    public var type: PostgresType
+    public var text: String?
+    public var encodingError: String?
+
+    public init(type: PostgresType, text: String?) {
+        self.type = type
+        self.text = text
+        if let text, text.utf8.contains(0) {
+            self.encodingError = "contains a NUL byte (U+0000), which PostgreSQL cannot store in text"
+        }
+    }
+
+    public static func null(_ type: PostgresType) -> PostgresValue { PostgresValue(type: type, text: nil) }
+}
+
+/// A Swift value that can be sent as a statement parameter or a COPY field.
+public protocol PostgresEncodable: Sendable {
+    /// The type sent with the parameter (also used for `nil` and arrays).
+    static var postgresType: PostgresType { get }
+    /// The value in PostgreSQL's text input format.
+    var postgresText: String { get }
+}
+
+extension PostgresEncodable {
+    public var postgresValue: PostgresValue { PostgresValue(type: Self.postgresType, text: postgresText) }
+}
+
+/// Optional values: `nil` is sent as NULL of the wrapped type.
+extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
+    public static var postgresType: PostgresType { Wrapped.postgresType }
+    public var postgresText: String { self?.postgresText ?? "" }
+    public var postgresValue: PostgresValue {
+        switch self {
+        case .some(let value): return value.postgresValue
+        case .none: return .null(Wrapped.postgresType)
+        }
+    }
+}
+
+extension String: PostgresEncodable {
+    /// Sent untyped so that a string compares with `text`, `uuid`, `date` or an enum column alike.
+    public static var postgresType: PostgresType { .unknown }
+    public var postgresText: String { self }
+}
+
+extension Substring: PostgresEncodable {
+    public static var postgresType: PostgresType { .unknown }
+    public var postgresText: String { String(self) }
+}
+
+extension Int: PostgresEncodable {
+    public static var postgresType: PostgresType { .int8 }
+    public var postgresText: String { String(self) }
+}
+
+extension Int64: PostgresEncodable {
+    public static var postgresType: PostgresType { .int8 }
+    public var postgresText: String { String(self) }
+}
+
+extension Int32: PostgresEncodable {
+    public static var postgresType: PostgresType { .int4 }
+    public var postgresText: String { String(self) }
+}
+
+extension Int16: PostgresEncodable {
+    public static var postgresType: PostgresType { .int2 }
+    public var postgresText: String { String(self) }
+}
+
+extension Double: PostgresEncodable {
+    public static var postgresType: PostgresType { .float8 }
+    public var postgresText: String {
+        if isNaN { return "NaN" }
+        if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
+        return "\(self)"
+    }
+}
+
+extension Bool: PostgresEncodable {
+    public static var postgresType: PostgresType { .bool }
+    public var postgresText: String { self ? "t" : "f" }
+}
+
+extension UUID: PostgresEncodable {
+    public static var postgresType: PostgresType { .uuid }
+    public var postgresText: String { uuidString.lowercased() }
+}
+
+extension Date: PostgresEncodable {
+    public static var postgresType: PostgresType { .timestamptz }
+    /// ISO 8601 in UTC with microseconds, PostgreSQL's own precision.
+    public var postgresText: String { PostgresTimestamp.format(self) }
+}
+
+extension Data: PostgresEncodable {
+    public static var postgresType: PostgresType { .bytea }
+    /// The hex form (`\x0a1b`), which carries NUL bytes safely.
+    public var postgresText: String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        bytes.reserveCapacity(2 + count * 2)
+        for byte in self {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension Array: PostgresEncodable where Element: PostgresEncodable {
+    public static var postgresType: PostgresType { Element.postgresType.arrayType }
+    /// A one-dimensional array literal: every element quoted, NULL unquoted.
+    public var postgresText: String {
+        var out = "{"
+        for (index, element) in enumerated() {
+            if index > 0 { out += "," }
+            let value = element.postgresValue
+            guard let text = value.text else { out += "NULL"; continue }
+            out += "\""
+            for scalar in text.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { out += "\\" }
+                out.unicodeScalars.append(scalar)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+}
+
+/// A `Codable` value stored as `jsonb`, read back from `json` or `jsonb`.
+public struct PostgresJSON<Value: Codable & Sendable>: PostgresEncodable, Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+
+    public static var postgresType: PostgresType { .jsonb }
+    public var postgresText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a Codable value into JSON fails only for non-finite doubles,
+        // which jsonb cannot hold either: send an invalid literal so the server names it.
+        guard let data = try? encoder.encode(value) else { return "not valid json: non-finite number" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import Postgres
+
+/// The whole typed configuration, read once at start-up and validated.
+public struct Configuration: Sendable {
+    public var database: DatabaseConfiguration
+    public var http: HTTPConfiguration
+    public var logLevel: Logger.Level
+
+    public init(database: DatabaseConfiguration, http: HTTPConfiguration = HTTPConfiguration(), logLevel: Logger.Level = .info) {
+        self.database = database
+        self.http = http
+        self.logLevel = logLevel
+    }
+
+    /// Reads every setting; throws `ConfigurationError` naming the first bad one.
+    public init(reader: ConfigurationReader) throws {
+        database = try DatabaseConfiguration(reader: reader)
+        http = try HTTPConfiguration(reader: reader)
+        let levelText = reader.string(.logLevel) ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError(setting: .logLevel, message: "'\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = level
+    }
+
+    /// Each setting with its effective value, secrets masked, for `--help`-style listings and logs.
+    public func describe() -> [(Setting, String)] {
+        [
+            (.databaseURL, database.url.map { _ in "(set, hidden)" } ?? "(embedded cluster)"),
+            (.home, database.home.path),
+            (.schemaDirectory, database.schemaDirectory ?? "(auto)"),
+            (.poolSize, String(database.poolSize)),
+            (.acquireTimeout, String(database.acquireTimeoutSeconds)),
+            (.host, http.host),
+            (.port, String(http.port)),
+            (.logLevel, logLevel.rawValue),
+        ]
+    }
+}
+
+/// Where the database is and how to use it.
+public struct DatabaseConfiguration: Sendable {
+    /// An explicit server; `nil` means the embedded cluster under `home`.
+    public var url: String?
+    public var home: URL
+    public var schemaDirectory: String?
+    public var poolSize: Int
+    public var acquireTimeoutSeconds: Int
+
+    public init(url: String? = nil, home: URL = EmbeddedCluster.Configuration.defaultHome(), schemaDirectory: String? = nil, poolSize: Int = 10, acquireTimeoutSeconds: Int = 10) {
+        self.url = url
+        self.home = home
+        self.schemaDirectory = schemaDirectory
+        self.poolSize = poolSize
+        self.acquireTimeoutSeconds = acquireTimeoutSeconds
+    }
+
+    public init(reader: ConfigurationReader) throws {
+        url = reader.string(.databaseURL)
+        if let url {
+            do { try Connection.validate(conninfo: url) } catch let error as PostgresError {
+                throw ConfigurationError(setting: .databaseURL, message: error.message)
+            }
+        }
+        var environment = reader.environment
+        if let home = reader.string(.home) { environment["SQUAD_HOME"] = home }
+        home = EmbeddedCluster.Configuration.defaultHome(environment: environment)
+        schemaDirectory = reader.string(.schemaDirectory)
+        poolSize = try reader.integer(.poolSize, default: 10, in: 1...500)
+        acquireTimeoutSeconds = try reader.integer(.acquireTimeout, default: 10, in: 1...600)
+    }
+}
+
+/// Where the HTTP server listens.
+public struct HTTPConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(reader: ConfigurationReader) throws {
+        host = reader.string(.host) ?? "127.0.0.1"
+        port = try reader.integer(.port, default: 8080, in: 0...65535)
+    }
+}

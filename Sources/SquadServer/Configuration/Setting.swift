@@ -1,0 +1,54 @@
+import Foundation
+
+/// One configurable value: its flag, its environment variable and its default.
+///
+/// Values resolve in the order flag > environment > default (`ConfigurationReader`).
+public struct Setting: Sendable, Hashable {
+    /// The long flag without dashes, e.g. `database-url`.
+    public var flag: String
+    /// The environment variable, e.g. `DATABASE_URL`.
+    public var environment: String
+    /// The default as shown to people; `nil` means "unset".
+    public var defaultDescription: String?
+    /// Secrets are masked wherever configuration is shown or logged.
+    public var isSecret: Bool
+    public var help: String
+
+    public init(flag: String, environment: String, defaultDescription: String?, isSecret: Bool = false, help: String) {
+        self.flag = flag
+        self.environment = environment
+        self.defaultDescription = defaultDescription
+        self.isSecret = isSecret
+        self.help = help
+    }
+}
+
+extension Setting {
+    public static let databaseURL = Setting(
+        flag: "database-url", environment: "DATABASE_URL", defaultDescription: nil, isSecret: true,
+        help: "PostgreSQL URL or conninfo; unset means the embedded cluster under the home folder")
+    public static let home = Setting(
+        flag: "home", environment: "SQUAD_HOME", defaultDescription: "~/.local/share/squadsync (root: /var/lib/squadsync)",
+        help: "Folder for the embedded PostgreSQL cluster and its socket")
+    public static let schemaDirectory = Setting(
+        flag: "schema-dir", environment: "SQUAD_SCHEMA_DIR", defaultDescription: "found beside the binary or in the checkout",
+        help: "Folder with the numbered SQL migrations")
+    public static let poolSize = Setting(
+        flag: "db-pool-size", environment: "SQUAD_DB_POOL_SIZE", defaultDescription: "10",
+        help: "Maximum open database connections")
+    public static let acquireTimeout = Setting(
+        flag: "db-acquire-timeout", environment: "SQUAD_DB_ACQUIRE_TIMEOUT", defaultDescription: "10",
+        help: "Seconds to wait for a free database connection before failing")
+    public static let host = Setting(
+        flag: "host", environment: "SQUAD_HOST", defaultDescription: "127.0.0.1",
+        help: "Address the HTTP server listens on")
+    public static let port = Setting(
+        flag: "port", environment: "SQUAD_PORT", defaultDescription: "8080",
+        help: "TCP port the HTTP server listens on")
+    public static let logLevel = Setting(
+        flag: "log-level", environment: "SQUAD_LOG_LEVEL", defaultDescription: "info",
+        help: "trace, debug, info, notice, warning, error or critical")
+
+    /// Every setting, in the order the README documents them.
+    public static let all: [Setting] = [databaseURL, home, schemaDirectory, poolSize, acquireTimeout, host, port, logLevel]
+}

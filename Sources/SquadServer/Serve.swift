@@ -1,0 +1,56 @@
+import Foundation
+import Hummingbird
+import Logging
+import Postgres
+import ServiceLifecycle
+import UnixSignals
+
+/// `coach serve`: the HTTP server, the pool and the embedded cluster in one `ServiceGroup`.
+public enum Serve {
+    /// Why serving cannot start.
+    public struct StartError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down in reverse order: HTTP, pool, cluster.
+    ///
+    /// - Throws: `StartError` when the database is behind its migrations.
+    public static func run(configuration: Configuration, logger: Logger) async throws {
+        let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
+        let pool = try target.makePool(configuration.database, logger: logger)
+        do {
+            try await requireCurrentSchema(pool: pool, configuration: configuration.database)
+        } catch {
+            await pool.close()
+            if target.startedCluster { _ = try? target.cluster?.stop() }
+            throw error
+        }
+        var services: [any Service] = []
+        if let cluster = target.cluster {
+            services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
+        }
+        services.append(DatabasePoolService(pool: pool))
+        services.append(buildApplication(http: configuration.http, pool: pool, logger: logger))
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("serving", metadata: [
+            "address": "\(configuration.http.host):\(configuration.http.port)",
+            "database": "\(target.cluster == nil ? ConnectionString.redacted(target.url) : "embedded at " + configuration.database.home.path)",
+        ])
+        try await group.run()
+    }
+
+    /// Throws unless every migration file is applied unchanged.
+    public static func requireCurrentSchema(pool: ConnectionPool, configuration: DatabaseConfiguration) async throws {
+        let migrator = try DatabaseTarget.migrator(configuration)
+        let status = try await pool.withConnection { try migrator.status(on: $0) }
+        let pending = status.filter { $0.state == .pending }.map(\.name)
+        let changed = status.filter { $0.state == .changed }.map(\.name)
+        if !changed.isEmpty {
+            throw StartError(description: "applied migrations were changed on disk: \(changed.joined(separator: ", ")); restore them and put changes in new migrations")
+        }
+        if !pending.isEmpty {
+            throw StartError(description: "the database is behind: \(pending.count) pending migration\(pending.count == 1 ? "" : "s") (\(pending.joined(separator: ", "))); run `coach migrate` first")
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+
+struct Coach: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coach",
+        abstract: "Squadsync: sync athletes' training logs, adjust plans nightly, and brief the coach.",
+        discussion: """
+            With no --database-url (or DATABASE_URL), every command uses an embedded
+            PostgreSQL cluster under --home (SQUAD_HOME), created and started on first use.
+
+            Start here:
+              coach migrate                      create the database and apply the schema
+              coach squads create "Tuesday Club"
+              coach athletes add ana --name "Ana Costa" --squad "Tuesday Club" --tz Europe/Lisbon
+              coach serve                        run the HTTP server (Ctrl-C stops it)
+
+            Exit codes: 0 success, 1 runtime failure, 2 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self,
+        ]
+    )
+}
