@@ -10,6 +10,7 @@ extension Connection {
     ///
     /// The closure is synchronous on purpose: nothing may suspend while a
     /// transaction holds locks.
+    @discardableResult
     public func transaction<Result>(
         isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> Result
     ) throws -> Result {
@@ -27,6 +28,7 @@ extension Connection {
 
     /// Runs `body` under a savepoint inside the current transaction: released
     /// when it returns, rolled back to (leaving the transaction usable) when it throws.
+    @discardableResult
     public func savepoint<Result>(_ body: (Connection) throws -> Result) throws -> Result {
         savepointDepth += 1
         defer { savepointDepth -= 1 }

@@ -1,6 +1,10 @@
 internal import CLibPQ
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One libpq connection. Every call blocks until the server answers.
 ///
 /// Threading: a `Connection` is used by one thread at a time. The pool hands
@@ -58,10 +62,13 @@ public final class Connection: @unchecked Sendable {
     /// False once the connection is broken: checked without blocking, so a
     /// backend terminated while idle in the pool is noticed before reuse.
     public var isHealthy: Bool {
-        guard PQstatus(handle) == CONNECTION_OK else { return false }
-        // libpq's socket is non-blocking inside: this reads a pending FATAL or EOF, if any.
-        if PQconsumeInput(handle) == 0 { return false }
-        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) != PQTRANS_UNKNOWN
+        guard PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_UNKNOWN else { return false }
+        // An idle connection has nothing to read. Input waiting here is a FATAL
+        // (e.g. pg_terminate_backend) followed by EOF, or an unsolicited message
+        // this code never asks for (it does not LISTEN): either way, replace it.
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        guard descriptor.fd >= 0 else { return false }
+        return poll(&descriptor, 1, 0) == 0
     }
 
     /// True when no transaction is open or failed on this connection.

@@ -82,6 +82,7 @@ public final class ConnectionPool: Sendable {
     ///
     /// A connection left inside a transaction is rolled back before reuse; a
     /// broken one is closed and not returned to the pool.
+    @discardableResult
     public func withConnection<Result: Sendable>(_ body: @escaping @Sendable (Connection) throws -> Result) async throws -> Result {
         let grant = try await acquire()
         let conninfo = configuration.conninfo
@@ -121,6 +122,7 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Runs `body` in a transaction on a pooled connection (see `Connection.transaction`).
+    @discardableResult
     public func withTransaction<Result: Sendable>(
         isolation: Connection.IsolationLevel = .readCommitted,
         _ body: @escaping @Sendable (Connection) throws -> Result

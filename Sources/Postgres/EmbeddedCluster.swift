@@ -136,8 +136,7 @@ public struct EmbeddedCluster: Sendable {
             case .running:
                 return false
             case .stale(let pid):
-                logger.warning("removing a stale postmaster.pid", metadata: ["pid": "\(pid)"])
-                try? FileManager.default.removeItem(at: dataDirectory.appendingPathComponent("postmaster.pid"))
+                try recoverFromStalePidFile(pid)
             case .stopped, .notInitialized:
                 break
             }
@@ -186,6 +185,35 @@ public struct EmbeddedCluster: Sendable {
     }
 
     // MARK: - Internals
+
+    /// After a crash (or `kill -9`) the pid file outlives its server, and the dead
+    /// postmaster may linger as a zombie that PostgreSQL's own check takes for alive.
+    /// Once no process of the old server is left (they all run in the data folder),
+    /// its pid file and socket lock are removed so the server can start and recover.
+    private func recoverFromStalePidFile(_ pid: Int32) throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var survivors = processesInDataDirectory()
+        while !survivors.isEmpty {
+            guard ContinuousClock.now < deadline else {
+                throw PostgresError(.cluster, "processes of a crashed PostgreSQL still run in \(dataDirectory.path) (pids \(survivors.map(String.init).joined(separator: ", "))): stop them, then start again")
+            }
+            usleep(100_000)
+            survivors = processesInDataDirectory()
+        }
+        logger.warning("recovering from a stale postmaster.pid", metadata: ["pid": "\(pid)"])
+        try? FileManager.default.removeItem(at: dataDirectory.appendingPathComponent("postmaster.pid"))
+        try? FileManager.default.removeItem(at: socketDirectory.appendingPathComponent(".s.PGSQL.\(configuration.port).lock"))
+    }
+
+    /// Live processes whose working folder is the data folder: PostgreSQL's server processes.
+    private func processesInDataDirectory() -> [Int32] {
+        let target = dataDirectory.resolvingSymlinksInPath().path
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd") else { return false }
+            return cwd == target
+        }
+    }
 
     private func prepareFolders() throws {
         let fileManager = FileManager.default

@@ -27,6 +27,8 @@ public protocol PostgresEncodable: Sendable {
     static var postgresType: PostgresType { get }
     /// The value in PostgreSQL's text input format.
     var postgresText: String { get }
+    /// Type and text together; `Optional` overrides it to send NULL.
+    var postgresValue: PostgresValue { get }
 }
 
 extension PostgresEncodable {

@@ -11,13 +11,17 @@ import Glibc
 /// thread. The child gets only stdin (/dev/null), stdout and stderr (one pipe):
 /// every other descriptor is closed, so a server it starts never inherits a
 /// listening socket or lock file of this process.
-enum Subprocess {
-    struct Outcome {
-        var status: Int32
-        var output: String
+public enum Subprocess {
+    /// The exit status (128 + signal when killed) and the merged stdout and stderr.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var output: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Outcome {
+    /// Runs `executable` with `arguments`, blocking until it exits.
+    ///
+    /// - Parameter environment: the child's whole environment; `nil` inherits this process's.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else { throw failure(executable, "pipe") }
         let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
@@ -32,8 +36,13 @@ enum Subprocess {
         }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { variables in
+            variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        }
+        defer { envp?.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = envp.map { posix_spawn(&pid, executable, &actions, nil, argv, $0) }
+            ?? posix_spawn(&pid, executable, &actions, nil, argv, environ)
         close(writeEnd)
         guard spawned == 0 else {
             close(readEnd)
@@ -58,7 +67,7 @@ enum Subprocess {
     }
 
     /// The first executable named `name` on PATH.
-    static func which(_ name: String) -> String? {
+    public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"

@@ -1,0 +1,119 @@
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Connection pool")
+struct ConnectionPoolTests {
+    @Test("runs many concurrent callers on a bounded number of connections")
+    func boundedConcurrency() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try database.pool(maxConnections: 3)
+        try await pool.withConnection { try $0.execute("CREATE TABLE hits (pid int4)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    _ = try await pool.withTransaction { try $0.execute("INSERT INTO hits SELECT pg_backend_pid()") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let (count, backends) = try await pool.withConnection {
+            try $0.query("SELECT count(*), count(DISTINCT pid) FROM hits")[0].decode((Int, Int).self)
+        }
+        #expect(count == 40)
+        #expect(backends <= 3)
+        #expect(pool.statistics.open <= 3)
+        #expect(pool.statistics.inUse == 0)
+        await pool.close()
+    }
+
+    @Test("waiting for a connection ends in a clear timeout error")
+    func exhaustionTimesOut() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try database.pool(maxConnections: 1, acquireTimeout: .milliseconds(300))
+        let holder = Task {
+            try await pool.withConnection { try $0.execute("SELECT pg_sleep(2)") }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { try $0.execute("SELECT 1") }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(error?.kind == .poolTimeout)
+        #expect(error?.message.contains("no database connection became free") == true)
+        #expect(waited >= .milliseconds(250))
+        #expect(waited < .seconds(1.5))
+        _ = try await holder.value
+        // After the holder finishes, the pool serves again.
+        let one = try await pool.withConnection { try $0.query("SELECT 1::int8")[0].decode(Int.self, at: 0) }
+        #expect(one == 1)
+        await pool.close()
+    }
+
+    @Test("a backend killed with pg_terminate_backend is replaced by the pool")
+    func killedBackendIsReplaced() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try database.pool(maxConnections: 1)
+        let firstPID = try await pool.withConnection { $0.backendPID }
+        let admin = try database.connect()
+        let terminated = try admin.query("SELECT pg_terminate_backend(\(firstPID))")[0].decode(Bool.self, at: 0)
+        #expect(terminated)
+        // Wait until the server has really ended that backend.
+        for _ in 0..<100 {
+            let alive = try admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = \(firstPID)")[0].decode(Int.self, at: 0)
+            if alive == 0 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let secondPID = try await pool.withConnection { connection in
+            _ = try connection.query("SELECT 1")
+            return connection.backendPID
+        }
+        #expect(secondPID != firstPID)
+        #expect(pool.statistics.open == 1)
+        await pool.close()
+    }
+
+    @Test("a connection broken during a call is dropped, not reused")
+    func brokenDuringCall() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try database.pool(maxConnections: 1)
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { connection in
+                // The backend ends itself mid-call.
+                try connection.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            }
+        }
+        #expect(error?.isConnectionFailure == true)
+        let value = try await pool.withConnection { try $0.query("SELECT 42::int8")[0].decode(Int.self, at: 0) }
+        #expect(value == 42)
+        #expect(pool.statistics.open == 1)
+        await pool.close()
+    }
+
+    @Test("a transaction left open by a caller is rolled back before reuse")
+    func leftOpenTransaction() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try database.pool(maxConnections: 1)
+        try await pool.withConnection { try $0.execute("CREATE TABLE t (n int8)") }
+        try await pool.withConnection { connection in
+            try connection.execute("BEGIN")
+            try connection.execute("INSERT INTO t VALUES (1)")
+        }
+        let count = try await pool.withConnection { connection -> Int in
+            #expect(connection.isIdle)
+            return try connection.query("SELECT count(*) FROM t")[0].decode(Int.self, at: 0)
+        }
+        #expect(count == 0)
+        await pool.close()
+    }
+
+    @Test("a closed pool refuses new work with a clear error")
+    func closedPool() async throws {
+        let pool = try TestDatabase.make(migrated: false).pool()
+        await pool.close()
+        let error = await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in () } }
+        #expect(error?.kind == .poolClosed)
+    }
+}
