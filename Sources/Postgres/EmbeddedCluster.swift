@@ -140,7 +140,7 @@ public struct EmbeddedCluster: Sendable {
             case .stopped, .notInitialized:
                 break
             }
-            logger.info("starting the embedded PostgreSQL", metadata: ["data": "\(dataDirectory.path)"])
+            logger.notice("starting the embedded PostgreSQL", metadata: ["data": "\(dataDirectory.path)"])
             let outcome = try runAsServerUser(binaries.pgCtl, [
                 "-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "120", "-s", "start",
             ])
@@ -251,7 +251,7 @@ public struct EmbeddedCluster: Sendable {
     }
 
     private func initialize(_ binaries: PostgresBinaries) throws {
-        logger.info("creating the embedded PostgreSQL cluster", metadata: ["data": "\(dataDirectory.path)"])
+        logger.notice("creating the embedded PostgreSQL cluster", metadata: ["data": "\(dataDirectory.path)"])
         let outcome = try runAsServerUser(binaries.initdb, [
             "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C",
             "--auth=trust", "--no-instructions",

@@ -15,7 +15,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("schema-dir"), help: ArgumentHelp("Folder of the SQL migrations (env SQUAD_SCHEMA_DIR). Default: found beside the binary.", valueName: "path"))
     var schemaDir: String?
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error (env SQUAD_LOG_LEVEL). Default: info for serve, warning otherwise.", valueName: "level"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error (env SQUAD_LOG_LEVEL). Default: info for serve, notice otherwise.", valueName: "level"))
     var logLevel: String?
 
     /// Flags given on this command line, by setting.
@@ -28,7 +28,7 @@ struct GlobalOptions: ParsableArguments {
         return flags
     }
 
-    func configuration(extra: [Setting: String?] = [:], defaultLogLevel: String = "warning") throws -> Configuration {
+    func configuration(extra: [Setting: String?] = [:], defaultLogLevel: String = "notice") throws -> Configuration {
         var environment = ProcessInfo.processInfo.environment
         if environment["SQUAD_LOG_LEVEL"] == nil { environment["SQUAD_LOG_LEVEL"] = defaultLogLevel }
         return try Configuration(reader: ConfigurationReader(flags: flags(extra), environment: environment))
