@@ -60,7 +60,7 @@ public struct NewAthlete: Sendable, Equatable {
 }
 
 /// One invalid field and why, as shown to a coach or returned to a device.
-public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
+public struct ValidationProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var message: String
 
