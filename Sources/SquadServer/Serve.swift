@@ -30,7 +30,7 @@ public enum Serve {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
         }
         services.append(DatabasePoolService(pool: pool))
-        services.append(buildApplication(http: configuration.http, pool: pool, logger: logger))
+        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger))
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("serving", metadata: [

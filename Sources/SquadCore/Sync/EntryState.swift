@@ -110,6 +110,18 @@ public struct ConflictRecord: Sendable, Equatable {
     public var status: Status
     public var seq: Int64
 
+    public init(conflictID: UUID, entryID: UUID, field: String, loserOp: UUID, loserDevice: String, other: JSONValue, kept: JSONValue, status: Status, seq: Int64) {
+        self.conflictID = conflictID
+        self.entryID = entryID
+        self.field = field
+        self.loserOp = loserOp
+        self.loserDevice = loserDevice
+        self.other = other
+        self.kept = kept
+        self.status = status
+        self.seq = seq
+    }
+
     public static func identifier(entryID: UUID, field: String, loserOp: UUID) -> UUID {
         StableID.make("conflict|\(entryID.uuidString.lowercased())|\(field)|\(loserOp.uuidString.lowercased())")
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import Postgres
@@ -8,12 +9,28 @@ struct HealthResponse: ResponseEncodable, Sendable {
 }
 
 /// Builds the HTTP application; `coach serve` runs it and tests drive it through HummingbirdTesting.
-public func buildApplication(http: HTTPConfiguration, pool: ConnectionPool, logger: Logger) -> some ApplicationProtocol {
+///
+/// - Parameter now: the wall clock (HLC clamping); tests inject their own.
+public func buildApplication(
+    http: HTTPConfiguration, pool: ConnectionPool, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
+    now: @escaping @Sendable () -> Date = { Date() }
+) -> some ApplicationProtocol {
     let router = Router()
+    router.add(middleware: APIErrorMiddleware(logger: logger))
     // Process liveness only: it answers while the event loop runs, whatever the database does.
     router.get("healthz") { _, _ in
         HealthResponse(status: "ok")
     }
+    // Readiness: the database answers and its schema is current.
+    router.get("readyz") { _, _ -> Response in
+        do {
+            try await Serve.requireCurrentSchema(pool: pool, configuration: database)
+            return .json(#"{"status":"ready"}"#)
+        } catch {
+            throw APIError(.serviceUnavailable, "not_ready", "\(error)", retryAfterSeconds: 2)
+        }
+    }
+    SyncRoutes(pool: pool, logger: logger, now: now).register(on: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: "squadsync"),

@@ -1,0 +1,82 @@
+import Foundation
+import Postgres
+
+/// All SQL for devices and their tokens.
+public enum DeviceStore {
+    /// Enrolls a device and returns it with its token, which is not stored.
+    public static func enroll(handle: String, name: String, type: String, on connection: Connection) throws -> (Device, String) {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 120 else { throw AdminError(.invalid, "a device name must be 1 to 120 characters") }
+        guard Device.types.contains(type) else { throw AdminError(.invalid, "device type must be one of \(Device.types.joined(separator: ", "))") }
+        let athlete = try connection.query("SELECT id FROM athletes WHERE handle = \(handle)")
+        guard let athleteRow = athlete.first else { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
+        let athleteID = try athleteRow.decode(Int64.self, at: 0)
+        let token = DeviceToken.generate()
+        let rows = try connection.query("""
+            INSERT INTO devices (athlete_id, name, device_type, token_hash)
+            VALUES (\(athleteID), \(trimmed), \(type), \(DeviceToken.hash(token)))
+            RETURNING id
+            """)
+        let id = try rows[0].decode(UUID.self, at: 0)
+        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "device vanished") }
+        return (device, token)
+    }
+
+    public static func list(handle: String?, on connection: Connection) throws -> [Device] {
+        var filter: SQL = ""
+        if let handle {
+            guard try !connection.query("SELECT 1 FROM athletes WHERE handle = \(handle)").isEmpty else {
+                throw AdminError(.notFound, "no athlete with handle '\(handle)'")
+            }
+            filter = "WHERE a.handle = \(handle)"
+        }
+        return try connection.query("\(selectDevices) \(filter) ORDER BY a.handle, d.created_at").map(decode)
+    }
+
+    public static func find(_ id: UUID, on connection: Connection) throws -> Device? {
+        try connection.query("\(selectDevices) WHERE d.id = \(id)").first.map(decode)
+    }
+
+    /// Revokes a device; its token gets 403 from then on. Revoking twice is harmless.
+    public static func revoke(_ id: UUID, on connection: Connection) throws -> Device {
+        try connection.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = \(id)")
+        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.uuidString.lowercased())") }
+        return device
+    }
+
+    /// The outcome of presenting a token.
+    public enum Authentication: Sendable, Equatable {
+        case valid(AuthenticatedDevice)
+        case revoked
+        case unknown
+    }
+
+    public static func authenticate(token: String, on connection: Connection) throws -> Authentication {
+        let rows = try connection.query("""
+            SELECT id, athlete_id, revoked_at IS NOT NULL FROM devices WHERE token_hash = \(DeviceToken.hash(token))
+            """)
+        guard let row = rows.first else { return .unknown }
+        let (id, athleteID, revoked) = try row.decode((UUID, Int64, Bool).self)
+        return revoked ? .revoked : .valid(AuthenticatedDevice(id: id, athleteID: athleteID))
+    }
+
+    /// Records that the device was seen (and synced, for pushes).
+    public static func touch(_ id: UUID, synced: Bool, on connection: Connection) throws {
+        if synced {
+            try connection.execute("UPDATE devices SET last_seen_at = now(), last_sync_at = now() WHERE id = \(id)")
+        } else {
+            try connection.execute("UPDATE devices SET last_seen_at = now() WHERE id = \(id)")
+        }
+    }
+
+    private static let selectDevices: SQL = """
+        SELECT d.id, d.athlete_id, a.handle, d.name, d.device_type, d.created_at, d.last_seen_at, d.last_sync_at, d.revoked_at
+        FROM devices d JOIN athletes a ON a.id = d.athlete_id
+        """
+
+    private static func decode(_ row: Row) throws -> Device {
+        let (id, athleteID, handle, name, type, createdAt, lastSeen, lastSync, revoked) =
+            try row.decode((UUID, Int64, String, String, String, Date, Date?, Date?, Date?).self)
+        return Device(id: id, athleteID: athleteID, athleteHandle: handle, name: name, deviceType: type, createdAt: createdAt, lastSeenAt: lastSeen, lastSyncAt: lastSync, revokedAt: revoked)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Postgres
+import SquadCore
+
+/// `POST /v1/sync/push`, `GET /v1/sync/pull`, `GET /v1/entries/{entry_id}`: device-token routes.
+struct SyncRoutes: Sendable {
+    let pool: ConnectionPool
+    let logger: Logger
+    /// Wall clock for HLC clamping, injected so tests can move time.
+    let now: @Sendable () -> Date
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("v1/sync/push") { request, context in try await push(request) }
+        router.get("v1/sync/pull") { request, _ in try await pull(request) }
+        router.get("v1/entries/:entry_id") { request, context in try await entry(request, context: context) }
+    }
+
+    /// Resolves the bearer token: 401 when missing or unknown, 403 when revoked.
+    func authenticate(_ request: Request) async throws -> AuthenticatedDevice {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <device token>")
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= 200 else { throw APIError(.unauthorized, "invalid_token", "the device token is not valid") }
+        let outcome = try await pool.withConnection { try DeviceStore.authenticate(token: token, on: $0) }
+        switch outcome {
+        case .valid(let device): return device
+        case .revoked: throw APIError(.forbidden, "device_revoked", "this device was revoked; enroll it again")
+        case .unknown: throw APIError(.unauthorized, "invalid_token", "the device token is not valid")
+        }
+    }
+
+    func push(_ request: Request) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > PushRequest.maximumBytes {
+            throw APIError(.contentTooLarge, "payload_too_large", "the body is over \(PushRequest.maximumBytes) bytes")
+        }
+        let device = try await authenticate(request)
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
+        }
+        let buffer = try await request.body.collect(upTo: PushRequest.maximumBytes)
+        let push: PushRequest
+        do {
+            push = try PushRequest.parse(Array(buffer.readableBytesView))
+        } catch {
+            throw APIError(error.code == "too_many_ops" ? .contentTooLarge : .badRequest, error.code, error.message)
+        }
+        let nowMillis = Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
+        let body: JSONValue
+        do {
+            body = try await pool.withTransaction { try PushService.apply(push, device: device, nowMillis: nowMillis, on: $0) }
+        } catch let error as PostgresError where error.isDataError {
+            logger.warning("a push hit a data error; retrying it op by op", metadata: ["sqlstate": "\(error.sqlState ?? "-")"])
+            body = try await pool.withTransaction {
+                try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, on: $0)
+            }
+        }
+        return .json(body.canonicalText)
+    }
+
+    func pull(_ request: Request) async throws -> Response {
+        let device = try await authenticate(request)
+        let query = request.uri.queryParameters
+        var limit = PullService.defaultLimit
+        if let text = query.get("limit") {
+            guard let value = Int(text), value >= 1, value <= PullService.maximumLimit else {
+                throw APIError(.badRequest, "invalid_limit", "limit must be 1 to \(PullService.maximumLimit)")
+            }
+            limit = value
+        }
+        let cursor = query.get("cursor")
+        let pageSize = limit
+        do {
+            let body = try await pool.withConnection { connection in
+                let body = try PullService.pull(athleteID: device.athleteID, cursor: cursor, limit: pageSize, on: connection)
+                try DeviceStore.touch(device.id, synced: false, on: connection)
+                return body
+            }
+            return .json(body)
+        } catch PullService.CursorError.invalid {
+            throw APIError(.badRequest, "invalid_cursor", "the cursor is not one this server gave this athlete")
+        } catch PullService.CursorError.expired {
+            throw APIError(.gone, "cursor_expired", "the cursor is too old: push pending ops, then pull from the start")
+        }
+    }
+
+    func entry(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let device = try await authenticate(request)
+        guard let id = context.parameters.get("entry_id").flatMap(UUID.init(uuidString:)) else {
+            throw APIError(.notFound, "not_found", "no such entry")
+        }
+        let body = try await pool.withConnection { try PullService.entry(id, athleteID: device.athleteID, on: $0) }
+        guard let body else { throw APIError(.notFound, "not_found", "no such entry") }
+        return .json(body)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Postgres
+import SquadCore
+
+/// All SQL for the permanent op log that makes every op apply exactly once.
+public enum OpLogStore {
+    /// Stored results of the ops among `ids` that were seen before.
+    public static func results(of ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: JSONValue] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try connection.query("""
+            SELECT op_id, result::text FROM applied_ops WHERE athlete_id = \(athleteID) AND op_id = ANY(\(ids))
+            """)
+        var results: [UUID: JSONValue] = [:]
+        for row in rows {
+            let (id, text) = try row.decode((UUID, String).self)
+            results[id] = try? StrictJSON.parse(text)
+        }
+        return results
+    }
+
+    /// Records results, all in one statement; an op id already present is left as it was.
+    public static func record(_ results: [OpResult], deviceID: UUID, athleteID: Int64, on connection: Connection) throws {
+        guard !results.isEmpty else { return }
+        try connection.execute("""
+            INSERT INTO applied_ops (athlete_id, op_id, device_id, entry_id, result)
+            SELECT \(athleteID), r.op_id, \(deviceID), r.entry_id, r.result::jsonb
+            FROM unnest(\(results.map(\.opID)), \(results.map(\.entryID))::uuid[], \(results.map(\.json.canonicalText))::text[])
+                 AS r(op_id, entry_id, result)
+            ON CONFLICT (athlete_id, op_id) DO NOTHING
+            """)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Postgres
+import SquadCore
+
+/// Applies one push inside one transaction: exactly once per `op_id`, merged by the
+/// `MergeEngine`, written set-based.
+///
+/// A rejected op never spoils the batch: validation and merge rejections happen in
+/// memory, before any SQL. Should a write still fail on a data error, the caller
+/// retries the push with `isolatingOps`, which writes each op under its own
+/// savepoint and rejects only the op the database refused.
+public enum PushService {
+    public static func apply(
+        _ push: PushRequest, device: AuthenticatedDevice, nowMillis: Int64, isolatingOps: Bool = false, on connection: Connection
+    ) throws -> JSONValue {
+        let athleteID = device.athleteID
+        let head = try EntryStore.lockHead(athleteID: athleteID, on: connection)
+        let done = try OpLogStore.results(of: push.ops.map(\.opID), athleteID: athleteID, on: connection)
+        let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
+        var engine = MergeEngine(
+            device: device.id.uuidString.lowercased(), nowMillis: nowMillis, lastSeq: head.lastSeq, serverHLC: head.serverHLC,
+            entries: try EntryStore.load(entryIDs, athleteID: athleteID, on: connection),
+            conflicts: try EntryStore.conflicts(ofEntries: entryIDs, athleteID: athleteID, on: connection))
+
+        var answers: [JSONValue] = []
+        var fresh: [OpResult] = []
+        var seenInBatch: [UUID: JSONValue] = [:]
+        var rejectedEntries: Set<UUID> = []
+        for item in push.ops {
+            if let stored = done[item.opID] ?? seenInBatch[item.opID] {
+                answers.append(OpResult.duplicate(of: stored))
+                continue
+            }
+            var result: OpResult
+            let before = engine
+            switch item {
+            case .failure(let invalid):
+                result = engine.rejection(invalid)
+            case .success(let op) where rejectedEntries.contains(op.entryID):
+                result = OpResult(opID: op.opID, status: .skipped, entryID: op.entryID, code: "earlier_op_rejected",
+                                  message: "an earlier op on this entry in the same push was rejected")
+            case .success(let op):
+                result = engine.apply(op)
+                if isolatingOps {
+                    do {
+                        try connection.savepoint { connection in
+                            try write(engine, since: before, athleteID: athleteID, on: connection)
+                            try OpLogStore.record([result], deviceID: device.id, athleteID: athleteID, on: connection)
+                        }
+                    } catch let error as PostgresError where error.isDataError {
+                        engine = before
+                        result = OpResult(opID: op.opID, status: .rejected, entryID: op.entryID, code: "storage_rejected",
+                                          message: "the database refused this op: \(error.message)")
+                    }
+                }
+            }
+            if result.status == .rejected, let entryID = result.entryID { rejectedEntries.insert(entryID) }
+            fresh.append(result)
+            seenInBatch[result.opID] = result.json
+            answers.append(result.json)
+        }
+        if isolatingOps {
+            try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
+        } else {
+            try write(engine, since: nil, athleteID: athleteID, on: connection)
+            try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
+        }
+        try EntryStore.saveHead(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, on: connection)
+        try DeviceStore.touch(device.id, synced: true, on: connection)
+        return .object([
+            "server_hlc": .string(engine.serverHLC.description),
+            "write_checkpoint": .int(engine.lastSeq),
+            "results": .array(answers),
+        ])
+    }
+
+    /// Writes what the engine changed (since the `before` snapshot, when given).
+    static func write(_ engine: MergeEngine, since before: MergeEngine?, athleteID: Int64, on connection: Connection) throws {
+        let entries = engine.changedEntries.compactMap { id -> EntryState? in
+            guard let entry = engine.entries[id], before?.entries[id] != entry else { return nil }
+            return entry
+        }
+        let conflicts = engine.changedConflicts.compactMap { id -> ConflictRecord? in
+            guard let conflict = engine.conflicts[id], before?.conflicts[id] != conflict else { return nil }
+            return conflict
+        }
+        try EntryStore.save(entries, athleteID: athleteID, on: connection)
+        try EntryStore.save(conflicts, athleteID: athleteID, on: connection)
+    }
+}
+
+extension PostgresError {
+    /// Errors caused by the data of one statement (classes 22 and 23), which a
+    /// savepoint can isolate; anything else fails the whole request.
+    public var isDataError: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+    }
+}

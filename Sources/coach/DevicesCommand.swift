@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import SquadServer
+
+struct DevicesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "Enroll, list and revoke athletes' devices.",
+        subcommands: [Enroll.self, List.self, Revoke.self]
+    )
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll a device for an athlete and print its token once.",
+            discussion: """
+                The token is shown only now: the database keeps only its SHA-256. Put it in the
+                app as `Authorization: Bearer <token>`.
+
+                Example:
+                  coach devices enroll ana --name "Ana's watch" --type watch
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The athlete's handle.") var handle: String
+        @Option(help: "A name the athlete recognises, e.g. \"Ana's watch\".") var name: String
+        @Option(help: "watch, phone, ring or other.") var type: String = "other"
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        struct Enrolled: Encodable {
+            var device: Device
+            var token: String
+        }
+
+        func validate() throws {
+            guard Device.types.contains(type) else { throw ValidationError("--type must be one of \(Device.types.joined(separator: ", "))") }
+        }
+
+        func run() async throws {
+            let (handle, name, type) = (self.handle, self.name, self.type)
+            let (device, token) = try await CommandContext.with(global) { context in
+                try await context.pool.withTransaction { try DeviceStore.enroll(handle: handle, name: name, type: type, on: $0) }
+            }
+            if json {
+                try Output.json(Enrolled(device: device, token: token))
+            } else {
+                print("enrolled \(device.deviceType) '\(device.name)' for \(device.athleteHandle) (device \(device.id.uuidString.lowercased()))")
+                print("token (shown once): \(token)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List devices with their last contact and last sync.",
+            discussion: "Example:\n  coach devices list ana --json")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Only this athlete's devices.") var handle: String?
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            let handle = self.handle
+            let devices = try await CommandContext.with(global) { context in
+                try await context.pool.withConnection { try DeviceStore.list(handle: handle, on: $0) }
+            }
+            if json { try Output.json(devices); return }
+            if devices.isEmpty { print("no devices yet: coach devices enroll HANDLE --name NAME --type watch"); return }
+            Output.table(["ID", "ATHLETE", "NAME", "TYPE", "LAST SEEN", "LAST SYNC", "STATE"], devices.map {
+                [$0.id.uuidString.lowercased(), $0.athleteHandle, $0.name, $0.deviceType, $0.lastSeenAt.map(Output.date) ?? "never",
+                 $0.lastSyncAt.map(Output.date) ?? "never", $0.revokedAt == nil ? "active" : "revoked"]
+            })
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a device: its token gets 403 from its next request on.",
+            discussion: "Example:\n  coach devices revoke 3f0c2d1e-9b10-4c7e-8a51-0190f5e07c1e")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The device id (from coach devices list).") var id: String
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            guard let id = UUID(uuidString: self.id) else { throw UsageError(message: "'\(self.id)' is not a device id (a UUID)") }
+            let device = try await CommandContext.with(global) { context in
+                try await context.pool.withTransaction { try DeviceStore.revoke(id, on: $0) }
+            }
+            if json { try Output.json(device) } else { print("revoked '\(device.name)' of \(device.athleteHandle)") }
+        }
+    }
+}
