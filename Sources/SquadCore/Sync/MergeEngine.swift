@@ -36,6 +36,15 @@ public struct MergeEngine: Sendable {
         self.conflicts = conflicts
     }
 
+    /// Takes the next seq of the athlete's feed (for links the caller records).
+    public mutating func allocateSeq() -> Int64 { nextSeq() }
+
+    /// Records a conflict made outside the register merge (possible duplicates).
+    public mutating func record(_ conflict: ConflictRecord) {
+        conflicts[conflict.conflictID] = conflict
+        changedConflicts.insert(conflict.conflictID)
+    }
+
     mutating func nextSeq() -> Int64 {
         lastSeq += 1
         return lastSeq

@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 import SquadCore
 
-/// Serves `GET /v1/sync/pull`: every entry and conflict changed after a cursor, in seq order.
+/// Serves `GET /v1/sync/pull`: every entry, conflict and duplicate link changed after a cursor, in seq order.
 ///
 /// Why the cursor never skips a change: seq values come from the athlete's row in
 /// `athlete_sync`, which every push locks until it commits (`EntryStore.lockHead`).
@@ -56,6 +56,11 @@ public enum PullService {
                         'type', 'conflict', 'seq', seq, 'conflict_id', conflict_id, 'entry_id', entry_id, 'field', field,
                         'kept', kept, 'other', other, 'other_op_id', loser_op_id, 'status', status)::text
                  FROM sync_conflicts WHERE athlete_id = \(athleteID) AND seq > \(after) ORDER BY seq LIMIT \(limit + 1))
+                UNION ALL
+                (SELECT seq, jsonb_build_object(
+                        'type', 'link', 'seq', seq, 'group_id', group_id, 'primary_entry_id', primary_entry_id,
+                        'members', to_jsonb(members), 'reason', reason, 'status', status)::text
+                 FROM duplicate_groups WHERE athlete_id = \(athleteID) AND seq > \(after) ORDER BY seq LIMIT \(limit + 1))
             ) AS changes ORDER BY seq LIMIT \(limit + 1)
             """)
         let hasMore = rows.count > limit

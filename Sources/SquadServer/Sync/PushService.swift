@@ -60,8 +60,12 @@ public enum PushService {
             answers.append(result.json)
         }
         if isolatingOps {
+            let written = engine
+            try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
+            try write(engine, since: written, athleteID: athleteID, on: connection)
             try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
         } else {
+            try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
             try write(engine, since: nil, athleteID: athleteID, on: connection)
             try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
         }

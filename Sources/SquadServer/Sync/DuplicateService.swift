@@ -1,0 +1,128 @@
+import Foundation
+import Postgres
+import SquadCore
+
+/// Links the same activity recorded by several devices into groups (SYNC.md
+/// "Duplicate activities"), inside the push transaction.
+///
+/// Exact external ids link at once; otherwise `DuplicateMatcher` decides from sport,
+/// time overlap, start gap and distance. Linked entries stay stored; the group's
+/// primary is chosen deterministically and `counted_entries` counts the group once.
+/// Pairs a person unlinked are never linked again automatically.
+public enum DuplicateService {
+    /// Re-examines the activities the engine changed in this push.
+    public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws {
+        let touched = engine.changedEntries.compactMap { id -> (EntryState, ActivitySummary?)? in
+            guard let entry = engine.entries[id], entry.kind == .run || entry.kind == .cross else { return nil }
+            return (entry, entry.deleted ? nil : ActivitySummary(entryID: id, kind: entry.kind, doc: entry.doc))
+        }
+        guard !touched.isEmpty else { return }
+        let live = touched.compactMap(\.1)
+        try DuplicateStore.recordSources(live, athleteID: athleteID, on: connection)
+
+        // Candidates: activities near in time, or sharing an external id, plus their groups' members.
+        var summaries: [UUID: ActivitySummary] = [:]
+        if let earliest = live.map(\.startMillis).min(), let latest = live.map(\.endMillis).max() {
+            for summary in try DuplicateStore.activities(athleteID: athleteID, fromMillis: earliest - 86_400_000, toMillis: latest + 86_400_000, on: connection) {
+                summaries[summary.entryID] = summary
+            }
+        }
+        for summary in try DuplicateStore.activities(withKeys: Set(live.flatMap(\.externalKeys)), athleteID: athleteID, on: connection) {
+            summaries[summary.entryID] = summary
+        }
+        for (entry, summary) in touched {
+            summaries[entry.entryID] = summary  // this push's state is newer than the table's
+            if summary == nil { summaries.removeValue(forKey: entry.entryID) }
+        }
+        var membership = try DuplicateStore.membership(of: Array(summaries.keys) + touched.map(\.0.entryID), athleteID: athleteID, on: connection)
+        for (id, members) in try DuplicateStore.members(ofGroups: Set(membership.values), athleteID: athleteID, on: connection) {
+            for member in members where summaries[member] == nil {
+                membership[member] = id
+            }
+        }
+        let touchedIDs = Set(touched.map(\.0.entryID))
+        let missing = membership.keys.filter { summaries[$0] == nil && !touchedIDs.contains($0) }
+        for summary in try DuplicateStore.activities(ids: Array(missing), athleteID: athleteID, on: connection) {
+            summaries[summary.entryID] = summary
+        }
+        let unlinked = try DuplicateStore.unlinkedPairs(among: Array(summaries.keys), athleteID: athleteID, on: connection)
+
+        // Union-find over the current groups and the new links.
+        var parent: [UUID: UUID] = [:]
+        func find(_ id: UUID) -> UUID {
+            var root = id
+            while let next = parent[root], next != root { root = next }
+            return root
+        }
+        func union(_ a: UUID, _ b: UUID) {
+            let (ra, rb) = (find(a), find(b))
+            guard ra != rb else { return }
+            let (low, high) = ra.uuidString < rb.uuidString ? (ra, rb) : (rb, ra)
+            parent[high] = low
+        }
+        let byGroup = Dictionary(grouping: membership.filter { summaries[$0.key] != nil }, by: \.value)
+        for members in byGroup.values {
+            let ids = members.map(\.key)
+            for id in ids.dropFirst() { union(ids[0], id) }
+        }
+        var reasons: [UUID: String] = [:]
+        for summary in live {
+            for other in summaries.values where other.entryID != summary.entryID {
+                let pair = Pair(summary.entryID, other.entryID)
+                guard !unlinked.contains(pair) else { continue }
+                switch DuplicateMatcher.compare(summary, other) {
+                case .link(let reason):
+                    union(summary.entryID, other.entryID)
+                    reasons[summary.entryID] = reason
+                    reasons[other.entryID] = reasons[other.entryID] ?? reason
+                case .possible:
+                    guard find(summary.entryID) != find(other.entryID) else { continue }
+                    let id = StableID.make("possible_duplicate|\(pair.a)|\(pair.b)")
+                    if engine.conflicts[id] == nil {
+                        engine.record(ConflictRecord(
+                            conflictID: id, entryID: summary.entryID, field: "possible_duplicate", loserOp: id, loserDevice: "server",
+                            other: .string(other.entryID.uuidString.lowercased()), kept: .string(summary.entryID.uuidString.lowercased()),
+                            status: .open, seq: engine.allocateSeq()))
+                    }
+                case .distinct:
+                    break
+                }
+            }
+        }
+
+        // Write each component that changed: new groups, merged groups, re-elected primaries.
+        var components: [UUID: [UUID]] = [:]
+        for id in summaries.keys { components[find(id), default: []].append(id) }
+        var groupsSeen: Set<UUID> = []
+        for members in components.values {
+            let existing = Set(members.compactMap { membership[$0] })
+            guard members.count >= 2 else { continue }
+            let sorted = members.sorted { $0.uuidString < $1.uuidString }
+            let groupID = existing.min { $0.uuidString < $1.uuidString } ?? StableID.make("group|\(sorted[0].uuidString.lowercased())")
+            groupsSeen.formUnion(existing)
+            let primary = DuplicateMatcher.primary(of: members.compactMap { summaries[$0] })
+            let reason = members.contains { reasons[$0] == "external_id" } ? "external_id" : "overlap"
+            try DuplicateStore.saveGroup(groupID, members: sorted, primary: primary, reason: reason, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
+            for old in existing where old != groupID {
+                try DuplicateStore.dissolve(old, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
+            }
+        }
+        // Groups left with fewer than two live members dissolve.
+        for group in Set(membership.values).subtracting(groupsSeen) {
+            let live = membership.filter { $0.value == group && summaries[$0.key] != nil }.map(\.key)
+            if live.count < 2 {
+                try DuplicateStore.dissolve(group, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
+            }
+        }
+    }
+
+    /// An unordered pair of entry ids.
+    struct Pair: Hashable {
+        let a: String
+        let b: String
+        init(_ x: UUID, _ y: UUID) {
+            let (p, q) = (x.uuidString.lowercased(), y.uuidString.lowercased())
+            (a, b) = p < q ? (p, q) : (q, p)
+        }
+    }
+}

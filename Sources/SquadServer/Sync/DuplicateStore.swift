@@ -1,0 +1,164 @@
+import Foundation
+import Postgres
+import SquadCore
+
+/// All SQL for duplicate groups, their members, external ids and unlinked pairs.
+public enum DuplicateStore {
+    static func recordSources(_ summaries: [ActivitySummary], athleteID: Int64, on connection: Connection) throws {
+        let pairs = summaries.flatMap { summary in summary.externalKeys.map { ($0, summary.entryID) } }
+        guard !pairs.isEmpty else { return }
+        try connection.execute("""
+            INSERT INTO entry_sources (athlete_id, external_key, entry_id)
+            SELECT \(athleteID), k, e FROM unnest(\(pairs.map(\.0))::text[], \(pairs.map(\.1))) AS s(k, e)
+            ON CONFLICT DO NOTHING
+            """)
+    }
+
+    private static let selectActivities: SQL = "SELECT entry_id, kind, doc::text FROM entries WHERE NOT deleted AND kind IN ('run', 'cross')"
+
+    static func activities(athleteID: Int64, fromMillis: Int64, toMillis: Int64, on connection: Connection) throws -> [ActivitySummary] {
+        try decode(connection.query("""
+            \(selectActivities) AND athlete_id = \(athleteID)
+              AND started_at BETWEEN to_timestamp(\(Double(fromMillis) / 1000)) AND to_timestamp(\(Double(toMillis) / 1000))
+            """))
+    }
+
+    static func activities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
+        guard !keys.isEmpty else { return [] }
+        return try decode(connection.query("""
+            \(selectActivities) AND athlete_id = \(athleteID)
+              AND entry_id IN (SELECT entry_id FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(Array(keys))::text[]))
+            """))
+    }
+
+    static func activities(ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
+        guard !ids.isEmpty else { return [] }
+        return try decode(connection.query("\(selectActivities) AND athlete_id = \(athleteID) AND entry_id = ANY(\(ids))"))
+    }
+
+    private static func decode(_ rows: QueryResult) throws -> [ActivitySummary] {
+        try rows.compactMap { row in
+            let (id, kindText, docText) = try row.decode((UUID, String, String).self)
+            guard let kind = EntryKind(rawValue: kindText), let doc = try? StrictJSON.parse(docText) else { return nil }
+            return ActivitySummary(entryID: id, kind: kind, doc: doc)
+        }
+    }
+
+    /// Entry id -> active group id, for these entries.
+    static func membership(of ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: UUID] {
+        guard !ids.isEmpty else { return [:] }
+        var result: [UUID: UUID] = [:]
+        for row in try connection.query("SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))") {
+            let (entry, group) = try row.decode((UUID, UUID).self)
+            result[entry] = group
+        }
+        return result
+    }
+
+    static func members(ofGroups groups: Set<UUID>, athleteID: Int64, on connection: Connection) throws -> [UUID: [UUID]] {
+        guard !groups.isEmpty else { return [:] }
+        var result: [UUID: [UUID]] = [:]
+        for row in try connection.query("SELECT group_id, entry_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND group_id = ANY(\(Array(groups)))") {
+            let (group, entry) = try row.decode((UUID, UUID).self)
+            result[group, default: []].append(entry)
+        }
+        return result
+    }
+
+    static func unlinkedPairs(among ids: [UUID], athleteID: Int64, on connection: Connection) throws -> Set<DuplicateService.Pair> {
+        guard !ids.isEmpty else { return [] }
+        var pairs: Set<DuplicateService.Pair> = []
+        for row in try connection.query("""
+            SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID) AND entry_a = ANY(\(ids)) AND entry_b = ANY(\(ids))
+            """) {
+            let (a, b) = try row.decode((UUID, UUID).self)
+            pairs.insert(DuplicateService.Pair(a, b))
+        }
+        return pairs
+    }
+
+    static func saveGroup(_ group: UUID, members: [UUID], primary: UUID?, reason: String, seq: Int64, athleteID: Int64, on connection: Connection) throws {
+        try connection.execute("""
+            INSERT INTO duplicate_groups (athlete_id, group_id, primary_entry_id, members, status, reason, seq)
+            VALUES (\(athleteID), \(group), \(primary), \(members), 'active', \(reason), \(seq))
+            ON CONFLICT (athlete_id, group_id) DO UPDATE SET primary_entry_id = excluded.primary_entry_id,
+                members = excluded.members, status = 'active', seq = excluded.seq, updated_at = now()
+            """)
+        try connection.execute("""
+            INSERT INTO duplicate_members (athlete_id, entry_id, group_id)
+            SELECT \(athleteID), e, \(group) FROM unnest(\(members)) AS m(e)
+            ON CONFLICT (athlete_id, entry_id) DO UPDATE SET group_id = excluded.group_id
+            """)
+    }
+
+    static func dissolve(_ group: UUID, seq: Int64, athleteID: Int64, on connection: Connection) throws {
+        try connection.execute("""
+            UPDATE duplicate_groups SET status = 'dissolved', primary_entry_id = NULL, seq = \(seq), updated_at = now()
+            WHERE athlete_id = \(athleteID) AND group_id = \(group)
+            """)
+        try connection.execute("DELETE FROM duplicate_members WHERE athlete_id = \(athleteID) AND group_id = \(group)")
+    }
+
+    // MARK: - For the coach CLI
+
+    /// A group as `coach duplicates list` shows it.
+    public struct Group: Sendable, Encodable {
+        public var groupID: UUID
+        public var athlete: String
+        public var primaryEntryID: UUID?
+        public var members: [UUID]
+        public var reason: String
+        public var status: String
+        public var updatedAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case athlete, members, reason, status
+            case groupID = "group_id"
+            case primaryEntryID = "primary_entry_id"
+            case updatedAt = "updated_at"
+        }
+    }
+
+    public static func list(handle: String?, includeDissolved: Bool = false, on connection: Connection) throws -> [Group] {
+        var filter: SQL = includeDissolved ? "WHERE true" : "WHERE g.status = 'active'"
+        if let handle {
+            guard try !connection.query("SELECT 1 FROM athletes WHERE handle = \(handle)").isEmpty else {
+                throw AdminError(.notFound, "no athlete with handle '\(handle)'")
+            }
+            filter = filter + " AND a.handle = \(handle)"
+        }
+        return try connection.query("""
+            SELECT g.group_id, a.handle, g.primary_entry_id, g.members, g.reason, g.status, g.updated_at
+            FROM duplicate_groups g JOIN athletes a ON a.id = g.athlete_id \(filter)
+            ORDER BY a.handle, g.updated_at DESC
+            """).map { row in
+            let (id, handle, primary, members, reason, status, updated) = try row.decode((UUID, String, UUID?, [UUID], String, String, Date).self)
+            return Group(groupID: id, athlete: handle, primaryEntryID: primary, members: members, reason: reason, status: status, updatedAt: updated)
+        }
+    }
+
+    /// Separates a group's members for good: the group dissolves (a `link` change in
+    /// the feed) and its pairs are never linked automatically again.
+    public static func unlink(_ group: UUID, on connection: Connection) throws -> Group {
+        let rows = try connection.query("SELECT athlete_id, members FROM duplicate_groups WHERE group_id = \(group) AND status = 'active'")
+        guard let row = rows.first else { throw AdminError(.notFound, "no active duplicate group \(group.uuidString.lowercased())") }
+        let (athleteID, members) = try row.decode((Int64, [UUID]).self)
+        let head = try EntryStore.lockHead(athleteID: athleteID, on: connection)
+        var pairs: [(UUID, UUID)] = []
+        for (index, a) in members.enumerated() {
+            for b in members[(index + 1)...] {
+                pairs.append(a.uuidString.lowercased() < b.uuidString.lowercased() ? (a, b) : (b, a))
+            }
+        }
+        try connection.execute("""
+            INSERT INTO duplicate_unlinks (athlete_id, entry_a, entry_b)
+            SELECT \(athleteID), a, b FROM unnest(\(pairs.map(\.0)), \(pairs.map(\.1))) AS p(a, b) ON CONFLICT DO NOTHING
+            """)
+        try dissolve(group, seq: head.lastSeq + 1, athleteID: athleteID, on: connection)
+        try connection.execute("UPDATE athlete_sync SET last_seq = \(head.lastSeq + 1) WHERE athlete_id = \(athleteID)")
+        guard let result = try list(handle: nil, includeDissolved: true, on: connection).first(where: { $0.groupID == group }) else {
+            throw AdminError(.notFound, "group vanished")
+        }
+        return result
+    }
+}
