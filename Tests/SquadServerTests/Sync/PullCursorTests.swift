@@ -26,7 +26,7 @@ struct PullCursorTests {
                 let from = cursor
                 let page = try await pool.withConnection { try PullService.pull(athleteID: athlete, cursor: from, limit: 7, on: $0) }
                 let json = try StrictJSON.parse(page)
-                for change in json["changes"]?.arrayValue ?? [] {
+                for change in json["changes"]?.arrayValue ?? [] where change["type"] == .string("entry") {
                     let id = UUID(uuidString: change["entry_id"]!.stringValue!)!
                     let seq = change["seq"]!.intValue!
                     #expect(seq > (latest[id] ?? 0))
@@ -60,7 +60,7 @@ struct PullCursorTests {
             let from = cursor
             let page = try await pool.withConnection { try PullService.pull(athleteID: athlete, cursor: from, limit: 50, on: $0) }
             let json = try StrictJSON.parse(page)
-            for change in json["changes"]?.arrayValue ?? [] {
+            for change in json["changes"]?.arrayValue ?? [] where change["type"] == .string("entry") {
                 latest[UUID(uuidString: change["entry_id"]!.stringValue!)!] = change["seq"]!.intValue!
             }
             cursor = json["next_cursor"]?.stringValue
