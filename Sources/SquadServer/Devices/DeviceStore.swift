@@ -4,14 +4,21 @@ import Postgres
 /// All SQL for devices and their tokens.
 public enum DeviceStore {
     /// Enrolls a device and returns it with its token, which is not stored.
-    public static func enroll(handle: String, name: String, type: String, on connection: Connection) throws -> (Device, String) {
+    ///
+    /// - Parameter token: a token to use instead of a random one (the simulator's
+    ///   deterministic tokens); a device already holding it is returned as it is.
+    public static func enroll(handle: String, name: String, type: String, token given: String? = nil, on connection: Connection) throws -> (Device, String) {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 120 else { throw AdminError(.invalid, "a device name must be 1 to 120 characters") }
         guard Device.types.contains(type) else { throw AdminError(.invalid, "device type must be one of \(Device.types.joined(separator: ", "))") }
         let athlete = try connection.query("SELECT id FROM athletes WHERE handle = \(handle)")
         guard let athleteRow = athlete.first else { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
         let athleteID = try athleteRow.decode(Int64.self, at: 0)
-        let token = DeviceToken.generate()
+        let token = given ?? DeviceToken.generate()
+        if given != nil, let existing = try connection.query("SELECT id FROM devices WHERE token_hash = \(DeviceToken.hash(token))").first {
+            guard let device = try find(try existing.decode(UUID.self, at: 0), on: connection) else { throw AdminError(.notFound, "device vanished") }
+            return (device, token)
+        }
         let rows = try connection.query("""
             INSERT INTO devices (athlete_id, name, device_type, token_hash)
             VALUES (\(athleteID), \(trimmed), \(type), \(DeviceToken.hash(token)))
