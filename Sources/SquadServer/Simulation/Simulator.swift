@@ -129,7 +129,7 @@ public enum Simulator {
 
     static func simulate(_ athlete: SimulatedAthlete, options: Options, client: HTTPClient, logger: Logger) async -> Report {
         var report = Report()
-        var random = SeededRandom(seed: options.seed &+ UInt64(athlete.handle.hashValueStable))
+        var random = SeededRandom(seed: options.seed &+ UInt64(truncatingIfNeeded: athlete.handle.hashValueStable))
         var queues = [athlete.watch, athlete.phone].map { (device: $0, ops: $0.ops[...]) }
         var nextSync = queues.map { _ in Int.random(in: 0...2, using: &random) }
         var known: Set<String> = []
