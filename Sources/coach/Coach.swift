@@ -18,7 +18,7 @@ struct Coach: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self,
+            ServeCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self, ImportCommand.self, BenchCommand.self,
         ]
     )
 }

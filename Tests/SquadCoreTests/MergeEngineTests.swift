@@ -125,6 +125,28 @@ struct MergeEngineTests {
         #expect(conflict.code == "unknown_entry")
     }
 
+    @Test("keyed lists merge per item and field: concurrent edits of different drills both stand")
+    func keyedLists() {
+        var ledger = Ledger()
+        let entry = UUID()
+        let drills: JSONValue = .object(["body": .object(["drills": .array([
+            .object(["drill_id": .string("d1"), "name": .string("a-skips"), "reps": .int(10)]),
+            .object(["drill_id": .string("d2"), "name": .string("high knees"), "reps": .int(10)]),
+        ])])])
+        _ = ledger.push(device: "phone", [SyncOp(opID: UUID(), action: .create, entryID: entry, kind: .drills, hlc: Self.hlc(0, "phone"), entry: drills)], nowMillis: Self.base)
+        _ = ledger.push(device: "phone", [SyncOp(opID: UUID(), action: .patch, entryID: entry, kind: nil, hlc: Self.hlc(10, "phone"), baseVersion: 1, set: ["body.drills[d1].reps": .int(20)])], nowMillis: Self.base)
+        _ = ledger.push(device: "watch", [SyncOp(opID: UUID(), action: .patch, entryID: entry, kind: nil, hlc: Self.hlc(5, "watch"), baseVersion: 1, set: [
+            "body.drills[d2].reps": .int(12), "body.drills[d0].name": .string("wall drill"),
+        ])], nowMillis: Self.base)
+        let doc = ledger.entries[entry]!.doc
+        #expect(doc.value(at: "body.drills[d1].reps") == .int(20))
+        #expect(doc.value(at: "body.drills[d2].reps") == .int(12))
+        #expect(doc.value(at: "body.drills[d0].name") == .string("wall drill"))
+        #expect(doc.value(at: "body.drills")?.arrayValue?.compactMap { $0["drill_id"]?.stringValue } == ["d0", "d1", "d2"])
+        let reject = ledger.push(device: "watch", [SyncOp(opID: UUID(), action: .patch, entryID: entry, kind: nil, hlc: Self.hlc(20, "watch"), baseVersion: 1, set: ["body.drills[d1].reps": .int(-3)])], nowMillis: Self.base)
+        #expect(reject[0].status == .rejected)
+    }
+
     @Test("concurrent free-text edits keep the HLC winner and record the loser")
     func freeTextConflict() {
         var ledger = Ledger()
@@ -158,8 +180,15 @@ struct MergeEngineTests {
     static func randomScenario(seed: UInt64) -> (creates: [SyncOp], perDevice: [String: [SyncOp]]) {
         var random = SeededGenerator(seed: seed)
         let entries = (0..<4).map { _ in UUID() }
+        let drillEntries = (0..<2).map { _ in UUID() }
+        let drills: JSONValue = .object(["body": .object(["drills": .array([
+            .object(["drill_id": .string("d2"), "name": .string("a-skips"), "reps": .int(10)]),
+            .object(["drill_id": .string("d1"), "name": .string("high knees"), "reps": .int(10)]),
+        ])])])
         let creates = entries.map { entry in
             SyncOp(opID: UUID(), action: .create, entryID: entry, kind: .run, hlc: hlc(0, "watch"), entry: runEntry(entry))
+        } + drillEntries.map { entry in
+            SyncOp(opID: UUID(), action: .create, entryID: entry, kind: .drills, hlc: hlc(0, "phone"), entry: drills)
         }
         var perDevice: [String: [SyncOp]] = [:]
         for device in ["watch", "phone", "tablet"] {
@@ -170,8 +199,18 @@ struct MergeEngineTests {
                 let step = Int64.random(in: 0...30, using: &random)
                 clock += step
                 counter = step == 0 ? counter + 1 : 0
-                let entry = entries.randomElement(using: &random)!
                 let stamp = HLC(millis: base + clock, counter: counter, node: device)
+                if Int.random(in: 0..<4, using: &random) == 0 {
+                    // Keyed list: edit or add drills by id, per item and field.
+                    let entry = drillEntries.randomElement(using: &random)!
+                    let drill = "d\(Int.random(in: 1...4, using: &random))"
+                    let field = Bool.random(using: &random) ? "reps" : "sets"
+                    perDevice[device, default: []].append(SyncOp(
+                        opID: UUID(), action: .patch, entryID: entry, kind: nil, hlc: stamp, baseVersion: 1,
+                        set: ["body.drills[\(drill)].\(field)": .int(Int64.random(in: 1...20, using: &random))]))
+                    continue
+                }
+                let entry = entries.randomElement(using: &random)!
                 let op: SyncOp
                 switch Int.random(in: 0..<10, using: &random) {
                 case 0:

@@ -152,4 +152,85 @@ struct CoachCommandTests {
         #expect(outcome.status == 1)
         #expect(outcome.output.contains("coach migrate"))
     }
+
+    @Test("devices enroll prints a token once, list shows it, revoke marks it; import reports bad lines and applies the rest once")
+    func devicesAndImport() throws {
+        let session = try Session()
+        defer { session.cleanUp() }
+        #expect(try session.run("migrate").status == 0)
+        #expect(try session.run("squads", "create", "Club").status == 0)
+        #expect(try session.run("athletes", "add", "ana", "--name", "Ana", "--squad", "Club", "--tz", "Europe/Lisbon").status == 0)
+        let enrolled = try session.run("devices", "enroll", "ana", "--name", "Ana's watch", "--type", "watch", "--json")
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(enrolled.output.utf8)) as? [String: Any]
+        let token = json?["token"] as? String
+        #expect(token?.hasPrefix("sq_") == true)
+        let device = json?["device"] as? [String: Any]
+        let id = try #require(device?["id"] as? String)
+        let list = try session.run("devices", "list", "ana")
+        #expect(list.output.contains("Ana's watch"))
+        #expect(!list.output.contains(token ?? "-"), "the token is never shown again")
+        #expect(try session.run("devices", "enroll", "ana", "--name", "x", "--type", "toaster").status == 2)
+        #expect(try session.run("devices", "revoke", id).output.contains("revoked"))
+        #expect(try session.run("devices", "list", "ana", "--json").output.contains("revoked_at"))
+
+        let file = "\(session.home)/export.ndjson"
+        let lines = [
+            #"{"kind": "wellness", "time": {"local_date": "2026-06-01"}, "body": {"local_date": "2026-06-01", "resting_hr_bpm": 48, "legs": "heavy"}}"#,
+            #"{"kind": "run", "time": {"start": "2026-06-01T06:00:00.000Z", "end": "2026-06-01T06:40:00.000Z"}, "body": {"distance_m": 8000, "rpe": 4}}"#,
+            #"{"kind": "run", "body": {"rpe": 11}}"#,
+            "this is not json",
+            "",
+            #"{"kind": "note", "body": {"text": "felt good"}}"#,
+        ]
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try session.run("import", file, "--athlete", "ana")
+        #expect(first.status == 1, "bad lines make the exit code 1")
+        #expect(first.output.contains("export.ndjson:3"), "\(first.output)")
+        #expect(first.output.contains("body.rpe"))
+        #expect(first.output.contains("export.ndjson:4"))
+        #expect(first.output.contains("applied 3"))
+        let second = try session.run("import", file, "--athlete", "ana", "--json")
+        let report = try JSONSerialization.jsonObject(with: Data(second.output.utf8)) as? [String: Any]
+        let statuses = report?["statuses"] as? [String: Int]
+        #expect(statuses?["duplicate"] == 4, "importing again changes nothing: \(second.output)")
+        #expect(statuses?["applied"] == nil)
+        let psql = try session.shell(#"psql "$("$COACH" db url)" -tAc "SELECT count(*) FROM entries""#)
+        #expect(psql.output.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+    }
+
+    @Test("simulate pushes a squad with zero 5xx; the same seed again changes nothing")
+    func simulateTwice() throws {
+        let session = try Session()
+        defer { session.cleanUp() }
+        #expect(try session.run("migrate").status == 0)
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+            "$COACH" serve --port \(port) > "$SQUAD_HOME/serve.log" 2>&1 &
+            pid=$!
+            for i in $(seq 1 120); do
+              if exec 3<>/dev/tcp/127.0.0.1/\(port) 2>/dev/null; then exec 3>&-; break; fi
+              sleep 0.25
+            done
+            "$COACH" simulate --server http://127.0.0.1:\(port) --athletes 3 --days 14 --seed 5 --end-date 2026-06-30 --json > "$SQUAD_HOME/first.json"
+            echo "first=$?"
+            "$COACH" simulate --server http://127.0.0.1:\(port) --athletes 3 --days 14 --seed 5 --end-date 2026-06-30 --json > "$SQUAD_HOME/second.json"
+            echo "second=$?"
+            kill -TERM $pid; wait $pid
+            """
+        let outcome = try session.shell(script)
+        #expect(outcome.output.contains("first=0"), "\(outcome.output)")
+        #expect(outcome.output.contains("second=0"))
+        func report(_ name: String) throws -> [String: Any] {
+            let data = try #require(FileManager.default.contents(atPath: "\(session.home)/\(name)"))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        let first = try report("first.json")
+        let second = try report("second.json")
+        #expect(first["http_5xx"] as? Int == 0)
+        let firstStatuses = first["statuses"] as? [String: Int] ?? [:]
+        #expect((firstStatuses["applied"] ?? 0) > 50)
+        let secondStatuses = second["statuses"] as? [String: Int] ?? [:]
+        #expect(Set(secondStatuses.keys) == ["duplicate"], "\(secondStatuses)")
+    }
 }

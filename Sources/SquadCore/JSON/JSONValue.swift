@@ -68,30 +68,86 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// The value at a dotted path such as `body.hr.avg_bpm`.
+    /// The value at a dotted path such as `body.hr.avg_bpm`. A segment may select an item
+    /// of a keyed list by its id, `body.drills[d1].reps` (the item whose `drill_id` or
+    /// `set_id` is `d1`), or by position, `body.exercises[#0]`.
     public func value(at path: String) -> JSONValue? {
         var current: JSONValue? = self
-        for key in path.split(separator: ".", omittingEmptySubsequences: false) {
-            current = current?[String(key)]
+        for segment in PathSegment.parse(path) {
+            current = current?[segment.name]
+            if let selector = segment.selector {
+                guard let items = current?.arrayValue, let index = selector.index(in: items) else { return nil }
+                current = items[index]
+            }
         }
         return current
     }
 
-    /// A copy with `newValue` at the dotted `path`, creating objects on the way;
-    /// `nil` removes the key.
+    /// A copy with `newValue` at the dotted `path`, creating objects (and keyed-list
+    /// items) on the way; `nil` removes the key.
     public func setting(_ newValue: JSONValue?, at path: String) -> JSONValue {
-        let keys = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        return Self.set(newValue, keys: keys[...], in: self)
+        Self.set(newValue, segments: PathSegment.parse(path)[...], in: self)
     }
 
-    private static func set(_ newValue: JSONValue?, keys: ArraySlice<String>, in value: JSONValue) -> JSONValue {
-        guard let key = keys.first else { return newValue ?? .null }
+    private static func set(_ newValue: JSONValue?, segments: ArraySlice<PathSegment>, in value: JSONValue) -> JSONValue {
+        guard let segment = segments.first else { return newValue ?? .null }
         var members = value.objectValue ?? [:]
-        if keys.count == 1 {
-            members[key] = newValue
-        } else {
-            members[key] = set(newValue, keys: keys.dropFirst(), in: members[key] ?? .object([:]))
+        guard let selector = segment.selector else {
+            if segments.count == 1 {
+                members[segment.name] = newValue
+            } else {
+                members[segment.name] = set(newValue, segments: segments.dropFirst(), in: members[segment.name] ?? .object([:]))
+            }
+            return .object(members)
         }
+        var items = members[segment.name]?.arrayValue ?? []
+        var index = selector.index(in: items)
+        if index == nil, case .id(let id) = selector {
+            items.append(.object([PathSegment.keyField(forList: segment.name): .string(id)]))
+            index = items.count - 1
+            // Items added by merges are ordered by id, so the order never depends on arrival.
+            items.sort { ($0[PathSegment.keyField(forList: segment.name)]?.stringValue ?? "") < ($1[PathSegment.keyField(forList: segment.name)]?.stringValue ?? "") }
+            index = selector.index(in: items)
+        }
+        guard let found = index else { return value }
+        items[found] = segments.count == 1 ? (newValue ?? .null) : set(newValue, segments: segments.dropFirst(), in: items[found])
+        members[segment.name] = .array(items)
         return .object(members)
+    }
+}
+
+/// One segment of a field path: a member name, optionally selecting a list item.
+public struct PathSegment: Sendable, Equatable {
+    public enum Selector: Sendable, Equatable {
+        case id(String)
+        case position(Int)
+
+        func index(in items: [JSONValue]) -> Int? {
+            switch self {
+            case .position(let position): return items.indices.contains(position) ? position : nil
+            case .id(let id):
+                return items.firstIndex { $0["drill_id"]?.stringValue == id || $0["set_id"]?.stringValue == id }
+            }
+        }
+    }
+
+    public var name: String
+    public var selector: Selector?
+
+    /// The id member of a keyed list's items.
+    public static func keyField(forList name: String) -> String {
+        name == "sets" ? "set_id" : "drill_id"
+    }
+
+    public static func parse(_ path: String) -> [PathSegment] {
+        path.split(separator: ".", omittingEmptySubsequences: false).map { raw in
+            guard raw.last == "]", let open = raw.firstIndex(of: "[") else { return PathSegment(name: String(raw), selector: nil) }
+            let name = String(raw[..<open])
+            let inside = raw[raw.index(after: open)..<raw.index(before: raw.endIndex)]
+            if inside.first == "#", let position = Int(inside.dropFirst()) {
+                return PathSegment(name: name, selector: .position(position))
+            }
+            return PathSegment(name: name, selector: .id(String(inside)))
+        }
     }
 }

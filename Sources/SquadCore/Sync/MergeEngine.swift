@@ -143,7 +143,7 @@ public struct MergeEngine: Sendable {
             guard path.hasPrefix("body.") || path.hasPrefix("extra."), !path.hasSuffix("."), !path.contains("..") else {
                 return reject(op, code: "invalid_field", field: path, message: "only body.* and extra.* fields can be patched")
             }
-            if value.objectValue != nil {
+            if value.objectValue != nil || value.arrayValue != nil {
                 for (leaf, leafValue) in Self.leaves(of: value, prefix: path) { values[leaf] = leafValue }
             } else {
                 values[path] = value
@@ -279,6 +279,27 @@ public struct MergeEngine: Sendable {
     }
 
     static func leaves(of value: JSONValue, prefix: String) -> [(String, JSONValue)] {
+        // Keyed lists merge per item and field: drills by drill_id, strength sets by
+        // set_id (exercises by position, which the create fixes).
+        if let items = value.arrayValue, let name = prefix.split(separator: ".").last.map(String.init) {
+            if name == "exercises" && prefix == "body.exercises" {
+                return items.enumerated().flatMap { leaves(of: $0.element, prefix: "\(prefix)[#\($0.offset)]") }
+            }
+            if name == "drills" && prefix == "body.drills" || name == "sets" && prefix.hasPrefix("body.exercises[#") {
+                let key = PathSegment.keyField(forList: name)
+                let ids = items.compactMap { $0[key]?.stringValue }
+                if ids.count == items.count, Set(ids).count == ids.count, ids.allSatisfy({ !$0.contains(".") && !$0.contains("]") && !$0.contains("[") }) {
+                    return items.flatMap { item -> [(String, JSONValue)] in
+                        let id = item[key]!.stringValue!
+                        var fields = item.objectValue ?? [:]
+                        fields.removeValue(forKey: key)
+                        // An item with only its id still exists: keep it as a leaf of its own.
+                        guard !fields.isEmpty else { return [("\(prefix)[\(id)].\(key)", .string(id))] }
+                        return leaves(of: .object(fields), prefix: "\(prefix)[\(id)]")
+                    }
+                }
+            }
+        }
         guard let members = value.objectValue else { return [(prefix, value)] }
         // An empty object holds no field: writing it would erase its siblings' parent.
         return members.flatMap { key, child in leaves(of: child, prefix: "\(prefix).\(key)") }

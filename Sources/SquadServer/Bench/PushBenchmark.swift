@@ -1,0 +1,286 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import Postgres
+import ServiceLifecycle
+import SquadCore
+import Synchronization
+
+/// `coach bench push`: end-to-end push throughput against the ceilings of the same
+/// rows loaded by raw COPY and by one `INSERT ... SELECT unnest(...)` per 500 rows,
+/// then latency at half the measured peak. Everything runs in one process on one
+/// database, so the figures compare like with like on this machine.
+public enum PushBenchmark {
+    public struct Options: Sendable {
+        public var devices: Int
+        public var batchesPerDevice: Int
+        public var batchSize: Int
+        public var latencySeconds: Int
+        public var port: Int
+
+        public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, port: Int = 18_555) {
+            self.devices = devices
+            self.batchesPerDevice = batchesPerDevice
+            self.batchSize = batchSize
+            self.latencySeconds = latencySeconds
+            self.port = port
+        }
+    }
+
+    public struct Result: Sendable, Encodable {
+        public var machine: String
+        public var rows: Int
+        public var copyRowsPerSecond: Double
+        public var unnestRowsPerSecond: Double
+        public var pushOpsPerSecond: Double
+        public var pushToCopyRatio: Double
+        public var pushToUnnestRatio: Double
+        public var latencyTargetOpsPerSecond: Double
+        public var latencyRequests: Int
+        public var latencyP50Milliseconds: Double
+        public var latencyP99Milliseconds: Double
+        public var latencyErrors: Int
+
+        enum CodingKeys: String, CodingKey {
+            case machine, rows
+            case copyRowsPerSecond = "copy_rows_per_s"
+            case unnestRowsPerSecond = "unnest_rows_per_s"
+            case pushOpsPerSecond = "push_ops_per_s"
+            case pushToCopyRatio = "push_to_copy_ratio"
+            case pushToUnnestRatio = "push_to_unnest_ratio"
+            case latencyTargetOpsPerSecond = "latency_target_ops_per_s"
+            case latencyRequests = "latency_requests"
+            case latencyP50Milliseconds = "latency_p50_ms"
+            case latencyP99Milliseconds = "latency_p99_ms"
+            case latencyErrors = "latency_errors"
+        }
+    }
+
+    /// What this machine is, read from /proc.
+    public static func machine() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let memory = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("MemTotal") }?
+            .split(separator: " ").dropFirst().first.flatMap { Double($0) }.map { String(format: "%.0f GiB", $0 / 1_048_576) } ?? "?"
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(memory) RAM"
+    }
+
+    /// A realistic run envelope of about 650 bytes, different per index.
+    static func runEntry(_ index: Int, dayMillis: Int64) -> JSONValue {
+        let start = dayMillis + Int64(index % 500) * 3_600_000 / 2
+        return .object([
+            "schema_version": .int(1),
+            "time": .object(["start": .string(ISOInstant.formatMillis(start)), "end": .string(ISOInstant.formatMillis(start + 2_700_000)),
+                             "tz": .string("Europe/Lisbon"), "local_date": .string(String(ISOInstant.formatMillis(start).prefix(10)))]),
+            "source": .object(["device_type": .string("watch"), "recording_method": .string("active"),
+                               "external_ids": .array([.object(["system": .string("strava"), "id": .int(Int64(1_000_000_000 + index))])])]),
+            "body": .object([
+                "sport": .string("run"), "session_type": .string(["easy", "tempo", "long", "interval"][index % 4]),
+                "distance_m": .int(Int64(8000 + index % 5000)), "elapsed_s": .int(Int64(2700 + index % 600)), "moving_s": .int(Int64(2650 + index % 600)),
+                "hr": .object(["avg_bpm": .int(Int64(140 + index % 20)), "max_bpm": .int(Int64(170 + index % 15))]),
+                "cadence": .object(["avg_spm": .int(Int64(166 + index % 14))]), "rpe": .int(Int64(3 + index % 6)),
+                "notes": .string("steady run along the river, felt good in the second half \(index)"),
+            ]),
+        ])
+    }
+
+    public static func run(_ options: Options, database: DatabaseTarget, configuration: DatabaseConfiguration, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
+        let pool = try database.makePool(configuration, logger: logger)
+        defer { _ = pool }
+        do {
+            let result = try await measure(options, pool: pool, logger: logger, say: say)
+            await pool.close()
+            return result
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
+    static func measure(_ options: Options, pool: ConnectionPool, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
+        let total = options.devices * options.batchesPerDevice * options.batchSize
+        let dayMillis: Int64 = 1_780_000_000_000 / 86_400_000 * 86_400_000
+        say("preparing \(options.devices) athletes and \(total) rows")
+        let seed = UInt64(Date().timeIntervalSince1970)
+        let (athleteIDs, tokens) = try await pool.withTransaction { connection -> ([Int64], [String]) in
+            let squad = "Bench \(seed)"
+            _ = try SquadStore.create(name: squad, on: connection)
+            var ids: [Int64] = []
+            var tokens: [String] = []
+            for index in 0..<(options.devices * 2) {
+                let athlete = try AthleteStore.add(NewAthlete(handle: "bench\(seed)-\(index)", name: "Bench \(index)", squad: squad, timeZone: "Europe/Lisbon"), currentYear: 2100, on: connection)
+                ids.append(athlete.id)
+                if index >= options.devices { tokens.append(try DeviceStore.enroll(handle: athlete.handle, name: "bench watch", type: "watch", on: connection).1) }
+            }
+            return (ids, tokens)
+        }
+
+        // The same entries as the push path stores them, made by the real engine.
+        let entryStates: [EntryState] = (0..<total).map { index in
+            var engine = MergeEngine(device: "bench", nowMillis: dayMillis, lastSeq: 0, serverHLC: nil, entries: [:], conflicts: [:])
+            let id = StableID.make("bench|\(seed)|\(index)")
+            _ = engine.apply(SyncOp(opID: UUID(), action: .create, entryID: id, kind: .run, hlc: HLC(millis: dayMillis, counter: 0, node: "bench"), entry: runEntry(index, dayMillis: dayMillis)))
+            var entry = engine.entries[id]!
+            entry.seq = Int64(index + 1)
+            return entry
+        }
+
+        // Ceiling 1: raw COPY of the same rows.
+        say("ceiling: COPY")
+        let copyRate = try await timed(rows: total) {
+            _ = try await pool.withTransaction { connection in
+                try connection.copy(into: "entries", columns: ["athlete_id", "entry_id", "kind", "version", "seq", "deleted", "doc", "merge_state", "created_hlc", "updated_hlc", "started_at", "local_date"]) { writer in
+                    for (index, entry) in entryStates.enumerated() {
+                        let started: Date? = entry.doc.value(at: "time.start")?.stringValue.flatMap(ISOInstant.parse)
+                        try writer.append(athleteIDs[index % options.devices], entry.entryID, entry.kind.rawValue, Int(entry.version), entry.seq, entry.deleted,
+                                          entry.doc.canonicalText, entry.mergeStateJSON.canonicalText, entry.createdHLC.description, entry.updatedHLC.description,
+                                          started, entry.doc.value(at: "time.local_date")?.stringValue)
+                    }
+                }
+            }
+        }
+        _ = try await pool.withConnection { try $0.execute("DELETE FROM entries WHERE athlete_id = ANY(\(athleteIDs))") }
+
+        // Ceiling 2: one INSERT ... SELECT unnest(...) per 500 rows, the push path's own statement.
+        say("ceiling: INSERT ... SELECT unnest per 500 rows")
+        let unnestRate = try await timed(rows: total) {
+            for start in stride(from: 0, to: total, by: 500) {
+                let chunk = Array(entryStates[start..<min(total, start + 500)])
+                try await pool.withTransaction { try EntryStore.save(chunk, athleteID: athleteIDs[(start / 500) % options.devices], on: $0) }
+            }
+        }
+        _ = try await pool.withConnection { try $0.execute("DELETE FROM entries WHERE athlete_id = ANY(\(athleteIDs))") }
+
+        // The real thing: HTTP in, committed in PostgreSQL.
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: pool, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let server = Task { try await group.run() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let url = "http://127.0.0.1:\(options.port)/v1/sync/push"
+        try await waitForServer(client: client, port: options.port)
+
+        say("peak: \(options.devices) devices pushing \(options.batchSize)-op batches")
+        let bodies: [[ByteBuffer]] = (0..<options.devices).map { device in
+            (0..<options.batchesPerDevice).map { batch in
+                let ops: [JSONValue] = (0..<options.batchSize).map { offset in
+                    let index = (device * options.batchesPerDevice + batch) * options.batchSize + offset
+                    return .object([
+                        "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").uuidString.lowercased()), "op": .string("create"),
+                        "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").uuidString.lowercased()), "kind": .string("run"),
+                        "hlc": .string(HLC(millis: dayMillis + Int64(index), counter: 0, node: "bench").description), "entry": runEntry(index, dayMillis: dayMillis),
+                    ])
+                }
+                return ByteBuffer(string: JSONValue.object(["protocol": .int(1), "ops": .array(ops)]).canonicalText)
+            }
+        }
+        let pushRate = try await timed(rows: total) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for device in 0..<options.devices {
+                    group.addTask {
+                        for body in bodies[device] {
+                            let status = try await post(body, token: tokens[device], url: url, client: client)
+                            guard status == 200 else { throw PostgresError(.server, "bench push answered HTTP \(status)") }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        // Latency at half of peak: 50-op batches at a steady rate.
+        let target = pushRate / 2
+        let interval = 50.0 / target
+        say(String(format: "latency: 50-op batches at %.0f ops/s (one every %.1f ms) for %d s", target, interval * 1000, options.latencySeconds))
+        let requestCount = Int(Double(options.latencySeconds) / interval)
+        let smallBodies: [ByteBuffer] = (0..<requestCount).map { request in
+            let ops: [JSONValue] = (0..<50).map { offset in
+                let index = total + request * 50 + offset
+                return .object([
+                    "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").uuidString.lowercased()), "op": .string("create"),
+                    "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").uuidString.lowercased()), "kind": .string("run"),
+                    "hlc": .string(HLC(millis: dayMillis + Int64(index), counter: 0, node: "bench").description), "entry": runEntry(index, dayMillis: dayMillis),
+                ])
+            }
+            return ByteBuffer(string: JSONValue.object(["protocol": .int(1), "ops": .array(ops)]).canonicalText)
+        }
+        let latencies = LatencyRecorder()
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (request, body) in smallBodies.enumerated() {
+                let due = started + .milliseconds(Int64(Double(request) * interval * 1000))
+                let now = ContinuousClock.now
+                if due > now { try await Task.sleep(until: due) }
+                let token = tokens[request % tokens.count]
+                group.addTask {
+                    let sent = ContinuousClock.now
+                    let status = (try? await post(body, token: token, url: url, client: client)) ?? 0
+                    let elapsed = ContinuousClock.now - sent
+                    latencies.record(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, ok: status == 200)
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await client.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
+        let (p50, p99, errors, count) = latencies.summary()
+        return Result(
+            machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
+            pushToCopyRatio: pushRate / copyRate, pushToUnnestRatio: pushRate / unnestRate, latencyTargetOpsPerSecond: target,
+            latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors)
+    }
+
+    static func timed(rows: Int, _ body: () async throws -> Void) async throws -> Double {
+        let started = ContinuousClock.now
+        try await body()
+        let elapsed = ContinuousClock.now - started
+        return Double(rows) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    static func post(_ body: ByteBuffer, token: String, url: String, client: HTTPClient) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(body)
+        let response = try await client.execute(request, timeout: .seconds(120))
+        _ = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        return Int(response.status.code)
+    }
+
+    static func waitForServer(client: HTTPClient, port: Int) async throws {
+        for _ in 0..<100 {
+            if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(2)), response.status == .ok {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw PostgresError(.server, "the benchmark's HTTP server did not start on port \(port)")
+    }
+}
+
+/// Request latencies from many tasks.
+final class LatencyRecorder: Sendable {
+    private let state = Mutex<([Double], Int)>(([], 0))
+
+    func record(_ milliseconds: Double, ok: Bool) {
+        state.withLock { state in
+            state.0.append(milliseconds)
+            if !ok { state.1 += 1 }
+        }
+    }
+
+    func summary() -> (p50: Double, p99: Double, errors: Int, count: Int) {
+        state.withLock { state in
+            let sorted = state.0.sorted()
+            guard !sorted.isEmpty else { return (0, 0, state.1, 0) }
+            func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+            return (percentile(0.5), percentile(0.99), state.1, sorted.count)
+        }
+    }
+}
