@@ -1,29 +1,54 @@
 import Foundation
 
-/// The merge state as stored in `entries.merge_state`:
-/// `{"r": {path: register}, "o": {path: {device: {"r": register, "v": value}}}}`.
+/// The merge state as stored in `entries.merge_state`. Writers are listed once and
+/// fields point at them, as one op usually writes many fields:
+/// `{"w": [register, ...], "r": {path: writer index}, "o": {path: {device: [writer index, value]}}}`.
 extension EntryState {
     public var mergeStateJSON: JSONValue {
-        var opinionsJSON: [String: JSONValue] = [:]
-        for (path, byDevice) in opinions {
-            opinionsJSON[path] = .object(byDevice.mapValues { .object(["r": $0.register.json, "v": $0.value]) })
+        var writers: [JSONValue] = []
+        var indexOf: [Register: Int] = [:]
+        func index(_ register: Register) -> JSONValue {
+            if let known = indexOf[register] { return .int(Int64(known)) }
+            indexOf[register] = writers.count
+            writers.append(register.json)
+            return .int(Int64(writers.count - 1))
         }
-        return .object(["r": .object(registers.mapValues(\.json)), "o": .object(opinionsJSON)])
+        var fields: [String: JSONValue] = [:]
+        for path in registers.keys.sorted() { fields[path] = index(registers[path]!) }
+        var opinionsJSON: [String: JSONValue] = [:]
+        for path in opinions.keys.sorted() {
+            var byDevice: [String: JSONValue] = [:]
+            for device in opinions[path]!.keys.sorted() {
+                let opinion = opinions[path]![device]!
+                byDevice[device] = .array([index(opinion.register), opinion.value])
+            }
+            opinionsJSON[path] = .object(byDevice)
+        }
+        return .object(["w": .array(writers), "r": .object(fields), "o": .object(opinionsJSON)])
     }
 
     /// Rebuilds the registers and opinions read from `merge_state`.
     public static func decodeMergeState(_ json: JSONValue) -> (registers: [String: Register], opinions: [String: [String: Opinion]])? {
-        guard let registersJSON = json["r"]?.objectValue else { return nil }
-        var registers: [String: Register] = [:]
-        for (path, value) in registersJSON {
+        guard let writersJSON = json["w"]?.arrayValue, let fieldsJSON = json["r"]?.objectValue else { return nil }
+        var writers: [Register] = []
+        for value in writersJSON {
             guard let register = Register(json: value) else { return nil }
+            writers.append(register)
+        }
+        func writer(_ value: JSONValue?) -> Register? {
+            guard let index = value?.intValue, writers.indices.contains(Int(index)) else { return nil }
+            return writers[Int(index)]
+        }
+        var registers: [String: Register] = [:]
+        for (path, value) in fieldsJSON {
+            guard let register = writer(value) else { return nil }
             registers[path] = register
         }
         var opinions: [String: [String: Opinion]] = [:]
         for (path, byDevice) in json["o"]?.objectValue ?? [:] {
             for (device, value) in byDevice.objectValue ?? [:] {
-                guard let register = value["r"].flatMap(Register.init(json:)), let opinionValue = value["v"] else { return nil }
-                opinions[path, default: [:]][device] = Opinion(register: register, value: opinionValue)
+                guard let pair = value.arrayValue, pair.count == 2, let register = writer(pair[0]) else { return nil }
+                opinions[path, default: [:]][device] = Opinion(register: register, value: pair[1])
             }
         }
         return (registers, opinions)

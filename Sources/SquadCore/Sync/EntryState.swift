@@ -1,7 +1,7 @@
 import Foundation
 
 /// The last accepted write of one field: who wrote it, when (HLC) and at which entry version.
-public struct Register: Sendable, Equatable, Codable {
+public struct Register: Sendable, Hashable, Codable {
     public var hlc: HLC
     public var device: String
     /// The entry version this write produced (or found, if it changed nothing).

@@ -130,17 +130,19 @@ public enum PushBenchmark {
             return entry
         }
 
-        // Ceiling 1: raw COPY of the same rows.
+        // Ceiling 1: raw COPY of the same rows, encoded before the clock starts.
         say("ceiling: COPY")
+        let copyRows: [[PostgresValue]] = entryStates.enumerated().map { index, entry in
+            let started: Date? = entry.doc.value(at: "time.start")?.stringValue.flatMap(ISOInstant.parse)
+            return [athleteIDs[index % options.devices].postgresValue, entry.entryID.postgresValue, entry.kind.rawValue.postgresValue,
+                    Int(entry.version).postgresValue, entry.seq.postgresValue, entry.deleted.postgresValue, entry.doc.canonicalText.postgresValue,
+                    entry.mergeStateJSON.canonicalText.postgresValue, entry.createdHLC.description.postgresValue, entry.updatedHLC.description.postgresValue,
+                    started.postgresValue, (entry.doc.value(at: "time.local_date")?.stringValue).postgresValue]
+        }
         let copyRate = try await timed(rows: total) {
             _ = try await pool.withTransaction { connection in
                 try connection.copy(into: "entries", columns: ["athlete_id", "entry_id", "kind", "version", "seq", "deleted", "doc", "merge_state", "created_hlc", "updated_hlc", "started_at", "local_date"]) { writer in
-                    for (index, entry) in entryStates.enumerated() {
-                        let started: Date? = entry.doc.value(at: "time.start")?.stringValue.flatMap(ISOInstant.parse)
-                        try writer.append(athleteIDs[index % options.devices], entry.entryID, entry.kind.rawValue, Int(entry.version), entry.seq, entry.deleted,
-                                          entry.doc.canonicalText, entry.mergeStateJSON.canonicalText, entry.createdHLC.description, entry.updatedHLC.description,
-                                          started, entry.doc.value(at: "time.local_date")?.stringValue)
-                    }
+                    for row in copyRows { try writer.append(values: row) }
                 }
             }
         }

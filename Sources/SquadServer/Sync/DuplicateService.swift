@@ -22,10 +22,8 @@ public enum DuplicateService {
 
         // Candidates: activities near in time, or sharing an external id, plus their groups' members.
         var summaries: [UUID: ActivitySummary] = [:]
-        if let earliest = live.map(\.startMillis).min(), let latest = live.map(\.endMillis).max() {
-            for summary in try DuplicateStore.activities(athleteID: athleteID, fromMillis: earliest - 86_400_000, toMillis: latest + 86_400_000, on: connection) {
-                summaries[summary.entryID] = summary
-            }
+        for summary in try DuplicateStore.activities(athleteID: athleteID, startingNear: live.map(\.startMillis), on: connection) {
+            summaries[summary.entryID] = summary
         }
         for summary in try DuplicateStore.activities(withKeys: Set(live.flatMap(\.externalKeys)), athleteID: athleteID, on: connection) {
             summaries[summary.entryID] = summary
@@ -66,8 +64,10 @@ public enum DuplicateService {
             for id in ids.dropFirst() { union(ids[0], id) }
         }
         var reasons: [UUID: String] = [:]
+        let candidates = summaries.values.sorted { $0.startMillis < $1.startMillis }
         for summary in live {
-            for other in summaries.values where other.entryID != summary.entryID {
+            for other in candidates where other.entryID != summary.entryID
+                && (abs(other.startMillis - summary.startMillis) <= 600_000 || !other.externalKeys.isDisjoint(with: summary.externalKeys)) {
                 let pair = Pair(summary.entryID, other.entryID)
                 guard !unlinked.contains(pair) else { continue }
                 switch DuplicateMatcher.compare(summary, other) {

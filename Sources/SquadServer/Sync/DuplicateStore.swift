@@ -14,33 +14,60 @@ public enum DuplicateStore {
             """)
     }
 
-    private static let selectActivities: SQL = "SELECT entry_id, kind, doc::text FROM entries WHERE NOT deleted AND kind IN ('run', 'cross')"
+    /// The fields the duplicate rule needs, read in SQL so no document is parsed here.
+    private static let selectActivities: SQL = """
+        SELECT e.entry_id, e.kind, coalesce(e.doc->'body'->>'sport', ''),
+               (extract(epoch FROM e.started_at) * 1000)::int8, e.doc->'time'->>'end', (e.doc->'body'->>'elapsed_s')::float8,
+               (e.doc->'body'->>'distance_m')::float8, coalesce(e.doc->'source'->>'device_type', 'other'),
+               coalesce(e.doc->'source'->>'recording_method', 'manual'),
+               (SELECT count(*) FROM jsonb_object_keys(e.doc->'body'))::int8
+                 + CASE jsonb_typeof(e.doc->'body'->'splits') WHEN 'array' THEN jsonb_array_length(e.doc->'body'->'splits') ELSE 0 END
+        FROM entries e
+        """
 
-    static func activities(athleteID: Int64, fromMillis: Int64, toMillis: Int64, on connection: Connection) throws -> [ActivitySummary] {
-        try decode(connection.query("""
-            \(selectActivities) AND athlete_id = \(athleteID)
-              AND started_at BETWEEN to_timestamp(\(Double(fromMillis) / 1000)) AND to_timestamp(\(Double(toMillis) / 1000))
-            """))
+    /// Live activities starting within 10 minutes of one of `starts` (the widest start gap
+    /// the rule accepts), found through the (athlete_id, started_at) index.
+    static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
+        guard !starts.isEmpty else { return [] }
+        let dates = starts.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        return try decode(connection.query("""
+            \(selectActivities)
+            WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.kind IN ('run', 'cross') AND EXISTS (
+                SELECT 1 FROM unnest(\(dates)::timestamptz[]) AS w(start)
+                WHERE e.started_at BETWEEN w.start - interval '10 minutes' AND w.start + interval '10 minutes')
+            """), keys: [:])
     }
 
     static func activities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
         guard !keys.isEmpty else { return [] }
+        var keysByEntry: [UUID: Set<String>] = [:]
+        for row in try connection.query("""
+            SELECT entry_id, external_key FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(Array(keys))::text[])
+            """) {
+            let (id, key) = try row.decode((UUID, String).self)
+            keysByEntry[id, default: []].insert(key)
+        }
+        guard !keysByEntry.isEmpty else { return [] }
         return try decode(connection.query("""
-            \(selectActivities) AND athlete_id = \(athleteID)
-              AND entry_id IN (SELECT entry_id FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(Array(keys))::text[]))
-            """))
+            \(selectActivities) WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.entry_id = ANY(\(Array(keysByEntry.keys)))
+            """), keys: keysByEntry)
     }
 
     static func activities(ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
         guard !ids.isEmpty else { return [] }
-        return try decode(connection.query("\(selectActivities) AND athlete_id = \(athleteID) AND entry_id = ANY(\(ids))"))
+        return try decode(connection.query("\(selectActivities) WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.entry_id = ANY(\(ids))"), keys: [:])
     }
 
-    private static func decode(_ rows: QueryResult) throws -> [ActivitySummary] {
+    private static func decode(_ rows: QueryResult, keys: [UUID: Set<String>]) throws -> [ActivitySummary] {
         try rows.compactMap { row in
-            let (id, kindText, docText) = try row.decode((UUID, String, String).self)
-            guard let kind = EntryKind(rawValue: kindText), let doc = try? StrictJSON.parse(docText) else { return nil }
-            return ActivitySummary(entryID: id, kind: kind, doc: doc)
+            let (id, kind, sport, start, endText, elapsed, distance, device, method, score) =
+                try row.decode((UUID, String, String, Int64?, String?, Double?, Double?, String, String, Int).self)
+            guard let start else { return nil }
+            let end = endText.flatMap { ISOInstant.parseMillis(Array($0.utf8)) } ?? elapsed.map { start + Int64($0 * 1000) }
+            guard let end, end > start else { return nil }
+            return ActivitySummary(
+                entryID: id, sportFamily: kind == "run" ? "run" : (sport.isEmpty ? "cross" : sport), startMillis: start, endMillis: end,
+                distanceMeters: distance, externalKeys: keys[id] ?? [], deviceType: device, recordingMethod: method, dataScore: score)
         }
     }
 
