@@ -94,7 +94,21 @@ extension Bool: PostgresEncodable {
 
 extension UUID: PostgresEncodable {
     public static var postgresType: PostgresType { .uuid }
-    public var postgresText: String { uuidString.lowercased() }
+    /// Lower-case hex with dashes, formatted by hand (`uuidString` goes through sprintf).
+    public var postgresText: String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var position = 0
+        withUnsafeBytes(of: uuid) { bytes in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { position += 1 }
+                out[position] = digits[Int(byte >> 4)]
+                out[position + 1] = digits[Int(byte & 0x0F)]
+                position += 2
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 extension Date: PostgresEncodable {
@@ -122,19 +136,24 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
     public static var postgresType: PostgresType { Element.postgresType.arrayType }
     /// A one-dimensional array literal: every element quoted, NULL unquoted.
     public var postgresText: String {
-        var out = "{"
+        // Built as UTF-8 bytes: arrays of JSON documents are the bulk of a push's parameters.
+        var out: [UInt8] = [UInt8(ascii: "{")]
         for (index, element) in enumerated() {
-            if index > 0 { out += "," }
-            let value = element.postgresValue
-            guard let text = value.text else { out += "NULL"; continue }
-            out += "\""
-            for scalar in text.unicodeScalars {
-                if scalar == "\"" || scalar == "\\" { out += "\\" }
-                out.unicodeScalars.append(scalar)
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            guard let text = element.postgresValue.text else {
+                out.append(contentsOf: [78, 85, 76, 76])  // NULL
+                continue
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
+            out.reserveCapacity(out.count + text.utf8.count + 8)
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

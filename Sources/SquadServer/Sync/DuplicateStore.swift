@@ -30,11 +30,15 @@ public enum DuplicateStore {
     static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
         guard !starts.isEmpty else { return [] }
         let dates = starts.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        // One index range scan per window, not a scan of the athlete's history per window.
         return try decode(connection.query("""
             \(selectActivities)
-            WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.kind IN ('run', 'cross') AND EXISTS (
-                SELECT 1 FROM unnest(\(dates)::timestamptz[]) AS w(start)
-                WHERE e.started_at BETWEEN w.start - interval '10 minutes' AND w.start + interval '10 minutes')
+            WHERE e.athlete_id = \(athleteID) AND e.entry_id IN (
+                SELECT near.entry_id FROM unnest(\(dates)::timestamptz[]) AS w(start)
+                CROSS JOIN LATERAL (
+                    SELECT n.entry_id FROM entries n
+                    WHERE n.athlete_id = \(athleteID) AND NOT n.deleted AND n.kind IN ('run', 'cross')
+                      AND n.started_at BETWEEN w.start - interval '10 minutes' AND w.start + interval '10 minutes') AS near)
             """), keys: [:])
     }
 
