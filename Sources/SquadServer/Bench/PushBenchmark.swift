@@ -72,7 +72,8 @@ public enum PushBenchmark {
 
     /// A realistic run envelope of about 650 bytes, different per index.
     static func runEntry(_ index: Int, dayMillis: Int64) -> JSONValue {
-        let start = dayMillis + Int64(index % 500) * 3_600_000 / 2
+        // Distinct times: each entry is a separate run (the duplicate rule is exercised, not triggered).
+        let start = dayMillis - Int64(index) * 7_200_000
         return .object([
             "schema_version": .int(1),
             "time": .object(["start": .string(ISOInstant.formatMillis(start)), "end": .string(ISOInstant.formatMillis(start + 2_700_000)),

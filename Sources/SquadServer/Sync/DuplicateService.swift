@@ -94,6 +94,8 @@ public enum DuplicateService {
         var components: [UUID: [UUID]] = [:]
         for id in summaries.keys { components[find(id), default: []].append(id) }
         var groupsSeen: Set<UUID> = []
+        var groups: [DuplicateStore.GroupRow] = []
+        var dissolved: [(UUID, Int64)] = []
         for members in components.values {
             let existing = Set(members.compactMap { membership[$0] })
             guard members.count >= 2 else { continue }
@@ -102,10 +104,16 @@ public enum DuplicateService {
             groupsSeen.formUnion(existing)
             let primary = DuplicateMatcher.primary(of: members.compactMap { summaries[$0] })
             let reason = members.contains { reasons[$0] == "external_id" } ? "external_id" : "overlap"
-            try DuplicateStore.saveGroup(groupID, members: sorted, primary: primary, reason: reason, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
-            for old in existing where old != groupID {
-                try DuplicateStore.dissolve(old, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
+            // Unchanged groups (same members, same primary) are not rewritten.
+            if existing == [groupID], Set(membership.filter { $0.value == groupID }.map(\.key)) == Set(members), !members.contains(where: touchedIDs.contains) {
+                continue
             }
+            groups.append(DuplicateStore.GroupRow(id: groupID, members: sorted, primary: primary, reason: reason, seq: engine.allocateSeq()))
+            for old in existing where old != groupID { dissolved.append((old, engine.allocateSeq())) }
+        }
+        try DuplicateStore.saveGroups(groups, athleteID: athleteID, on: connection)
+        for (old, seq) in dissolved {
+            try DuplicateStore.dissolve(old, seq: seq, athleteID: athleteID, on: connection)
         }
         // Groups left with fewer than two live members dissolve.
         for group in Set(membership.values).subtracting(groupsSeen) {

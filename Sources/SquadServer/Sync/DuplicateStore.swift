@@ -108,16 +108,29 @@ public enum DuplicateStore {
         return pairs
     }
 
-    static func saveGroup(_ group: UUID, members: [UUID], primary: UUID?, reason: String, seq: Int64, athleteID: Int64, on connection: Connection) throws {
+    struct GroupRow {
+        var id: UUID
+        var members: [UUID]
+        var primary: UUID?
+        var reason: String
+        var seq: Int64
+    }
+
+    /// Writes groups and their memberships in two statements, whatever their number.
+    static func saveGroups(_ groups: [GroupRow], athleteID: Int64, on connection: Connection) throws {
+        guard !groups.isEmpty else { return }
         try connection.execute("""
             INSERT INTO duplicate_groups (athlete_id, group_id, primary_entry_id, members, status, reason, seq)
-            VALUES (\(athleteID), \(group), \(primary), \(members), 'active', \(reason), \(seq))
+            SELECT \(athleteID), g.id, g.primary_id, string_to_array(g.members, ',')::uuid[], 'active', g.reason, g.seq
+            FROM unnest(\(groups.map(\.id)), \(groups.map(\.primary))::uuid[], \(groups.map { $0.members.map(\.postgresText).joined(separator: ",") })::text[],
+                        \(groups.map(\.reason))::text[], \(groups.map(\.seq))) AS g(id, primary_id, members, reason, seq)
             ON CONFLICT (athlete_id, group_id) DO UPDATE SET primary_entry_id = excluded.primary_entry_id,
                 members = excluded.members, status = 'active', seq = excluded.seq, updated_at = now()
             """)
+        let pairs = groups.flatMap { group in group.members.map { ($0, group.id) } }
         try connection.execute("""
             INSERT INTO duplicate_members (athlete_id, entry_id, group_id)
-            SELECT \(athleteID), e, \(group) FROM unnest(\(members)) AS m(e)
+            SELECT \(athleteID), m.entry, m.grp FROM unnest(\(pairs.map(\.0)), \(pairs.map(\.1))) AS m(entry, grp)
             ON CONFLICT (athlete_id, entry_id) DO UPDATE SET group_id = excluded.group_id
             """)
     }
