@@ -64,10 +64,30 @@ public enum DuplicateService {
             for id in ids.dropFirst() { union(ids[0], id) }
         }
         var reasons: [UUID: String] = [:]
+        // Only starts within 10 minutes, or a shared external id, can match: find those by
+        // binary search over the starts and a key index, not by comparing every pair.
         let candidates = summaries.values.sorted { $0.startMillis < $1.startMillis }
+        var byKey: [String: [Int]] = [:]
+        for (index, candidate) in candidates.enumerated() {
+            for key in candidate.externalKeys { byKey[key, default: []].append(index) }
+        }
+        func firstIndex(startingAtOrAfter millis: Int64) -> Int {
+            var (low, high) = (0, candidates.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if candidates[middle].startMillis < millis { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
         for summary in live {
-            for other in candidates where other.entryID != summary.entryID
-                && (abs(other.startMillis - summary.startMillis) <= 600_000 || !other.externalKeys.isDisjoint(with: summary.externalKeys)) {
+            var nearby: Set<Int> = []
+            var index = firstIndex(startingAtOrAfter: summary.startMillis - 600_000)
+            while index < candidates.count, candidates[index].startMillis <= summary.startMillis + 600_000 {
+                nearby.insert(index)
+                index += 1
+            }
+            for key in summary.externalKeys { nearby.formUnion(byKey[key] ?? []) }
+            for other in nearby.sorted().map({ candidates[$0] }) where other.entryID != summary.entryID {
                 let pair = Pair(summary.entryID, other.entryID)
                 guard !unlinked.contains(pair) else { continue }
                 switch DuplicateMatcher.compare(summary, other) {

@@ -32,7 +32,8 @@ public enum PushService {
                 continue
             }
             var result: OpResult
-            let before = engine
+            // A snapshot only when isolating: holding one makes the next write copy every entry.
+            let before: MergeEngine? = isolatingOps ? engine : nil
             switch item {
             case .failure(let invalid):
                 result = engine.rejection(invalid)
@@ -41,7 +42,7 @@ public enum PushService {
                                   message: "an earlier op on this entry in the same push was rejected")
             case .success(let op):
                 result = engine.apply(op)
-                if isolatingOps {
+                if isolatingOps, let before {
                     do {
                         try connection.savepoint { connection in
                             try write(engine, since: before, athleteID: athleteID, on: connection)
