@@ -18,7 +18,7 @@ public enum TestDatabase {
         public let url: String
 
         /// A pool on this database; close it at the end of the test.
-        public func pool(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) throws -> ConnectionPool {
+        public func pool(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(60)) throws -> ConnectionPool {
             try ConnectionPool(configuration: .init(conninfo: url, maxConnections: maxConnections, acquireTimeout: acquireTimeout))
         }
 
