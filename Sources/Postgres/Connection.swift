@@ -134,21 +134,24 @@ public final class Connection: @unchecked Sendable {
         } else {
             let types: [Oid] = parameters.map { Oid($0.type.rawValue) }
             // All values go into one buffer of NUL-terminated strings that lives for the call.
-            var buffer: [CChar] = []
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(parameters.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) + 1 })
             var offsets: [Int?] = []
             offsets.reserveCapacity(parameters.count)
             for parameter in parameters {
                 guard let value = parameter.text else { offsets.append(nil); continue }
                 offsets.append(buffer.count)
-                buffer.append(contentsOf: value.utf8.map { CChar(bitPattern: $0) })
+                buffer.append(contentsOf: value.utf8)
                 buffer.append(0)
             }
-            result = buffer.withUnsafeBufferPointer { bytes in
-                let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
-                    guard let offset, let base = bytes.baseAddress else { return nil }
-                    return base + offset
+            result = buffer.withUnsafeBufferPointer { raw in
+                raw.withMemoryRebound(to: CChar.self) { bytes in
+                    let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
+                        guard let offset, let base = bytes.baseAddress else { return nil }
+                        return base + offset
+                    }
+                    return PQexecParams(handle, text, Int32(parameters.count), types, pointers, nil, nil, 0)
                 }
-                return PQexecParams(handle, text, Int32(parameters.count), types, pointers, nil, nil, 0)
             }
         }
         guard let result else { throw connectionError(sql: text) }

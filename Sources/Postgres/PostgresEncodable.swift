@@ -14,9 +14,18 @@ public struct PostgresValue: Sendable {
         self.type = type
         self.text = text
         if let text, text.utf8.contains(0) {
-            self.encodingError = "contains a NUL byte (U+0000), which PostgreSQL cannot store in text"
+            self.encodingError = Self.nulMessage
         }
     }
+
+    /// A value whose text is already known to hold no NUL (or to carry `encodingError`).
+    init(type: PostgresType, checkedText text: String?, encodingError: String?) {
+        self.type = type
+        self.text = text
+        self.encodingError = encodingError
+    }
+
+    static let nulMessage = "contains a NUL byte (U+0000), which PostgreSQL cannot store in text"
 
     public static func null(_ type: PostgresType) -> PostgresValue { PostgresValue(type: type, text: nil) }
 }
@@ -134,6 +143,13 @@ extension Data: PostgresEncodable {
 
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     public static var postgresType: PostgresType { Element.postgresType.arrayType }
+
+    /// Elements are checked for NUL one by one, so the literal is not scanned again.
+    public var postgresValue: PostgresValue {
+        let problem = lazy.compactMap { $0.postgresValue.encodingError }.first
+        return PostgresValue(type: Self.postgresType, checkedText: postgresText, encodingError: problem.map { "an array element \($0)" })
+    }
+
     /// A one-dimensional array literal: every element quoted, NULL unquoted.
     public var postgresText: String {
         // Built as UTF-8 bytes: arrays of JSON documents are the bulk of a push's parameters.

@@ -98,6 +98,11 @@ struct ValueCodingTests {
         #expect(error?.kind == .encoding)
         #expect(error?.message.contains("$1") == true)
         #expect(try connection.query("SELECT count(*) FROM notes")[0].decode(Int.self, at: 0) == 0)
+        let inArray = #expect(throws: PostgresError.self) {
+            try connection.execute("INSERT INTO notes (body) SELECT unnest(\(["fine", "bad\u{0}"])::text[])")
+        }
+        #expect(inArray?.kind == .encoding)
+        #expect(try connection.query("SELECT count(*) FROM notes")[0].decode(Int.self, at: 0) == 0)
         let raw = Data("before\u{0}after".utf8)
         try connection.execute("INSERT INTO notes (raw) VALUES (\(raw))")
         #expect(try connection.query("SELECT raw FROM notes")[0].decode(Data.self, at: 0) == raw)
