@@ -2,19 +2,6 @@ import Foundation
 import SquadCore
 import Testing
 
-/// A tiny seeded generator, so every failure can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The server side of the test: applies batches, each from one device, carrying state.
 struct Ledger {
     var entries: [UUID: EntryState] = [:]
@@ -178,7 +165,7 @@ struct MergeEngineTests {
     /// Random concurrent ops after the creates: patches of rpe (scalar) and notes
     /// (free text) and deletes from three devices, all based on version 1.
     static func randomScenario(seed: UInt64) -> (creates: [SyncOp], perDevice: [String: [SyncOp]]) {
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
         let entries = (0..<4).map { _ in UUID() }
         let drillEntries = (0..<2).map { _ in UUID() }
         let drills: JSONValue = .object(["body": .object(["drills": .array([
@@ -228,7 +215,7 @@ struct MergeEngineTests {
 
     /// Interleaves the devices' queues at random (each device's own order kept) in random batch sizes.
     static func replay(_ scenario: (creates: [SyncOp], perDevice: [String: [SyncOp]]), seed: UInt64) -> Ledger {
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
         var ledger = Ledger()
         _ = ledger.push(device: "watch", scenario.creates, nowMillis: base)
         var queues = scenario.perDevice
