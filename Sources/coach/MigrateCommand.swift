@@ -44,7 +44,6 @@ struct MigrateCommand: AsyncParsableCommand {
         let migrator = try DatabaseTarget.migrator(configuration.database)
         let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
         let pool = try target.makePool(configuration.database, logger: logger)
-        defer { _ = pool }
         do {
             if status {
                 let rows = try await pool.withConnection { try migrator.status(on: $0) }

@@ -41,8 +41,7 @@ public enum PullService {
 
     /// The response body, assembled from JSON the database builds (no re-parsing).
     public static func pull(athleteID: Int64, cursor: String?, limit: Int, on connection: Connection) throws -> String {
-        let after: Int64
-        do { after = try seq(fromCursor: cursor, athleteID: athleteID) } catch { throw error }
+        let after = try seq(fromCursor: cursor, athleteID: athleteID)
         let head = try EntryStore.head(athleteID: athleteID, on: connection)
         if after > 0 && (after < head.horizonSeq || after > head.lastSeq) { throw CursorError.expired }
         let rows = try connection.query("""
