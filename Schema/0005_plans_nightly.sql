@@ -110,7 +110,8 @@ CREATE TABLE daily_metrics (
     metrics        jsonb NOT NULL,
     ewma_acute     double precision NOT NULL,
     ewma_chronic   double precision NOT NULL,
-    active_flags   integer NOT NULL DEFAULT 0,
+    -- Live fatigue flags after the night's evaluation (NULL: flags not evaluated that day).
+    active_flags   integer,
     computed_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (athlete_id, local_date)
 );
@@ -145,3 +146,6 @@ CREATE TABLE nightly_state (
     seen_seq       bigint NOT NULL DEFAULT 0,
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- The nightly run finds an athlete's entries by the start instant as well as by local_date.
+CREATE INDEX entries_started_idx ON entries (athlete_id, started_at) WHERE NOT deleted;

@@ -34,12 +34,13 @@ public struct PostgresType: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let timestamptzArray = PostgresType(rawValue: 1185)
     public static let uuidArray = PostgresType(rawValue: 2951)
     public static let jsonbArray = PostgresType(rawValue: 3807)
+    public static let dateArray = PostgresType(rawValue: 1182)
 
     private static let arrayPairs: [(PostgresType, PostgresType)] = [
         (.bool, .boolArray), (.bytea, .byteaArray), (.int2, .int2Array), (.int4, .int4Array),
         (.text, .textArray), (.varchar, .varcharArray), (.int8, .int8Array),
         (.float4, .float4Array), (.float8, .float8Array), (.timestamptz, .timestamptzArray),
-        (.uuid, .uuidArray), (.jsonb, .jsonbArray),
+        (.uuid, .uuidArray), (.jsonb, .jsonbArray), (.date, .dateArray),
     ]
 
     /// The array type whose elements are of this type; `unknown` lets the server infer.

@@ -78,9 +78,11 @@ public struct PlanAdjuster: Sendable {
     }
 
     /// Runs every rule; read `changes` and `days` afterwards.
-    public static func adjust(_ input: AdjustmentInput) -> PlanAdjuster {
+    /// `skipping` names rules not to run (recovery_swap once per night: a re-run of the
+    /// night must not swap the hard session after the one it already swapped).
+    public static func adjust(_ input: AdjustmentInput, skipping: Set<String> = []) -> PlanAdjuster {
         var adjuster = PlanAdjuster(input)
-        adjuster.recoverySwap()
+        if !skipping.contains("recovery_swap") { adjuster.recoverySwap() }
         adjuster.cutbackBroughtForward()
         adjuster.scheduledCutback()
         adjuster.taper()

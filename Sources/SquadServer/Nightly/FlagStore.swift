@@ -1,0 +1,90 @@
+import Foundation
+import Postgres
+import SquadCore
+
+/// All SQL for flags: at most one live (open or acknowledged) flag per athlete and code.
+public enum FlagStore {
+    /// A stored flag as coaches and `--json` see it.
+    public struct Flag: Sendable, Encodable, Equatable {
+        public var id: UUID
+        public var athlete: String
+        public var code: String
+        public var severity: String
+        public var date: Day
+        public var rule: String
+        public var ruleVersion: Int
+        public var evidence: AnyJSON
+        public var dataQuality: String
+        public var status: String
+        public var clearedOn: Day?
+
+        enum CodingKeys: String, CodingKey {
+            case id, athlete, code, severity, date, rule, ruleVersion = "rule_version", evidence, dataQuality = "data_quality", status
+            case clearedOn = "cleared_on"
+        }
+
+        public static func == (lhs: Flag, rhs: Flag) -> Bool { lhs.id == rhs.id && lhs.status == rhs.status && lhs.severity == rhs.severity }
+    }
+
+    static let columns: SQL = """
+        f.flag_id, a.handle, f.code, f.severity, f.raised_on, f.rule, f.rule_version, f.evidence::text, f.data_quality, f.status, f.cleared_on
+        """
+
+    static func decode(_ row: Row) throws -> Flag {
+        let (id, handle, code, severity, raised, rule, version, evidence, quality, status, cleared) =
+            try row.decode((UUID, String, String, String, Day, String, Int, String, String, String, Day?).self)
+        return Flag(id: id, athlete: handle, code: code, severity: severity, date: raised, rule: rule, ruleVersion: version,
+                    evidence: AnyJSON((try? StrictJSON.parse(evidence)) ?? .null), dataQuality: quality, status: status, clearedOn: cleared)
+    }
+
+    /// Live flags of these athletes.
+    public static func live(_ ids: [Int64], on connection: Connection) throws -> [Int64: [String: Flag]] {
+        var result: [Int64: [String: Flag]] = [:]
+        for row in try connection.query("""
+            SELECT \(columns), f.athlete_id FROM flags f JOIN athletes a ON a.id = f.athlete_id
+            WHERE f.athlete_id = ANY(\(ids)) AND f.status <> 'cleared'
+            """) {
+            let flag = try decode(row)
+            result[try row.decode(Int64.self, at: 11), default: [:]][flag.code] = flag
+        }
+        return result
+    }
+
+    /// Raises a flag (the caller knows no live flag of this code exists).
+    public static func raise(_ signal: FlagSignal, on day: Day, athlete: Athlete, on connection: Connection) throws -> Flag {
+        let id = UUID()
+        try connection.execute("""
+            INSERT INTO flags (flag_id, athlete_id, code, severity, raised_on, rule, rule_version, evidence, data_quality)
+            VALUES (\(id), \(athlete.id), \(signal.code.rawValue), \(signal.severity.rawValue), \(day), \(signal.rule), \(signal.ruleVersion),
+                    \(signal.evidence.canonicalText)::jsonb, \(signal.dataQuality))
+            """)
+        return Flag(id: id, athlete: athlete.handle, code: signal.code.rawValue, severity: signal.severity.rawValue, date: day, rule: signal.rule,
+                    ruleVersion: signal.ruleVersion, evidence: AnyJSON(signal.evidence), dataQuality: signal.dataQuality, status: "open", clearedOn: nil)
+    }
+
+    /// A live flag whose condition got worse: new severity and evidence, same flag.
+    public static func escalate(_ flag: Flag, to signal: FlagSignal, on connection: Connection) throws {
+        try connection.execute("""
+            UPDATE flags SET severity = \(signal.severity.rawValue), evidence = \(signal.evidence.canonicalText)::jsonb,
+                   data_quality = \(signal.dataQuality), updated_at = now()
+            WHERE flag_id = \(flag.id)
+            """)
+    }
+
+    /// Clears a live flag whose condition no longer holds.
+    public static func clear(_ flag: Flag, on day: Day, on connection: Connection) throws -> Flag {
+        try connection.execute("UPDATE flags SET status = 'cleared', cleared_on = \(day), updated_at = now() WHERE flag_id = \(flag.id)")
+        var cleared = flag
+        cleared.status = "cleared"
+        cleared.clearedOn = day
+        return cleared
+    }
+
+    /// Flags, newest first, optionally one athlete's and only live ones.
+    public static func list(handle: String?, onlyOpen: Bool, on connection: Connection) throws -> [Flag] {
+        var sql: SQL = "SELECT \(columns) FROM flags f JOIN athletes a ON a.id = f.athlete_id WHERE true"
+        if let handle { sql = sql + " AND a.handle = \(handle)" }
+        if onlyOpen { sql = sql + " AND f.status <> 'cleared'" }
+        return try connection.query("\(sql) ORDER BY f.raised_on DESC, a.handle, f.code").map(decode)
+    }
+}
