@@ -13,12 +13,14 @@ struct Coach: AsyncParsableCommand {
               coach squads create "Tuesday Club"
               coach athletes add ana --name "Ana Costa" --squad "Tuesday Club" --tz Europe/Lisbon
               coach serve                        run the HTTP server (Ctrl-C stops it)
+              coach plan generate ana --race 2027-04-18 --distance half --days-per-week 5 --start-km 30
+              coach nightly                      metrics, flags and plan changes (run it from cron)
 
             Exit codes: 0 success, 1 runtime failure, 2 usage error.
             """,
         version: "0.1.0",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self, ImportCommand.self, BenchCommand.self,
+            ServeCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self, ImportCommand.self, PlanCommand.self, NightlyCommand.self, RulesCommand.self, FlagsCommand.self, BenchCommand.self,
         ]
     )
 }
