@@ -77,7 +77,7 @@ public enum PlanGenerator {
         for index in 0..<main {
             let start = firstWeek.adding(days: 7 * index)
             let phase: Phase = index < baseWeeks ? .base : (index < baseWeeks + buildWeeks ? .build : .peak)
-            let cutback = phase != .peak && index > 0 && cycleIndex % (request.cycle.build + request.cycle.down) >= request.cycle.build
+            let cutback = index > 0 && cycleIndex % (request.cycle.build + request.cycle.down) >= request.cycle.build
             cycleIndex += 1
             let km: Double
             if index == 0 {
@@ -86,10 +86,14 @@ public enum PlanGenerator {
                 km = lastBuildKm * (1 - cutbackCut)
             } else {
                 km = min(lastBuildKm * (1 + cap), ceiling)
-                lastBuildKm = km
             }
-            if !cutback { peakKm = max(peakKm, km) }
-            weeks.append(week(start: start, phase: phase, cutback: cutback, km: km, request: request, rules: rules))
+            let made = week(start: start, phase: phase, cutback: cutback, km: km, request: request, rules: rules)
+            // Growth is measured on what was planned (sessions are rounded down to 100 m).
+            if !cutback {
+                lastBuildKm = made.plannedKm
+                peakKm = max(peakKm, made.plannedKm)
+            }
+            weeks.append(made)
         }
         for index in 0..<taperWeeks {
             let start = firstWeek.adding(days: 7 * (main + index))
@@ -100,6 +104,12 @@ public enum PlanGenerator {
         for index in 0..<request.distance.recoveryWeeks {
             let start = raceWeek.adding(days: 7 * (index + 1))
             weeks.append(week(start: start, phase: .recovery, cutback: false, km: peakKm * (index == 0 ? 0.35 : 0.5), request: request, rules: rules))
+        }
+        // The day before the race is a rest day, even when it falls in the week before.
+        for index in weeks.indices {
+            for day in weeks[index].sessions.indices where weeks[index].sessions[day].date == request.raceDate.adding(days: -1) {
+                weeks[index].sessions[day] = .make(.rest, on: weeks[index].sessions[day].date, metres: 0)
+            }
         }
         // Days before the first day are not planned.
         return weeks.map { week in
