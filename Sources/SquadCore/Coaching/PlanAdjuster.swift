@@ -161,7 +161,10 @@ public struct PlanAdjuster: Sendable {
               first.phase == .base || first.phase == .build || first.phase == .peak,
               !input.cutbackWeeks.contains(night.weekStart) else { return }
         let before = plannedKm(monday)
-        let target = before * (1 - rules["cutback.pct"] / 100)
+        // On the week's eve the cut is also measured on the week just done, as a scheduled
+        // cutback is (so the two rules agree and a re-run changes nothing).
+        let lastWeek = monday == night.adding(days: 1) ? actualKm(monday.adding(days: -7)) : 0
+        let target = (lastWeek > 0 ? min(before, lastWeek) : before) * (1 - rules["cutback.pct"] / 100)
         let evidence: [String: JSONValue] = ["tired_days": .array(tiredDays.sorted().map { .string($0.description) }),
                                              "flags_per_day": .int(Int64(needFlags)), "week": .string(monday.description),
                                              "planned_km": number(before), "target_km": number(target)]
