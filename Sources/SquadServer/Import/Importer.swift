@@ -13,6 +13,11 @@ public enum Importer {
     public struct Item: Sendable {
         public var location: String
         public var value: Result<JSONValue, ImportProblem>
+
+        public init(location: String, value: Result<JSONValue, ImportProblem>) {
+            self.location = location
+            self.value = value
+        }
     }
 
     public struct ImportProblem: Error, Sendable, CustomStringConvertible {
