@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Postgres
 import SquadServer
 
@@ -7,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure performance on this machine.",
-        subcommands: [Push.self]
+        subcommands: [Push.self, Nightly.self]
     )
 
     struct Push: AsyncParsableCommand {
@@ -55,5 +56,77 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "latency at half of peak (%.0f ops/s in 50-op batches): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
                          result.latencyTargetOpsPerSecond, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
         }
+    }
+
+    struct Nightly: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The nightly run over generated athletes with a year of history: first run and one more night, against a bare SQL aggregation.",
+            discussion: """
+                Generates one entry per athlete-day (~670-byte envelopes, runs and wellness) in a
+                scratch database next to the configured one, dropped afterwards. The ceiling is a
+                window-function aggregation of session load over the same rows, in the same run.
+                Build with -c release for meaningful figures:
+                  swift run -c release coach bench nightly --athletes 10000 --days 365
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Generated athletes.") var athletes: Int = 1000
+        @Option(help: "Days of history per athlete.") var days: Int = 365
+        @Option(help: "Nightly workers (connections).") var workers: Int = 2
+        @Option(name: .customLong("batch-size"), help: "Athletes per claimed batch.") var batchSize: Int = 100
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func validate() throws {
+            if athletes < 1 || days < 56 { throw ValidationError("--athletes must be >= 1 and --days >= 56") }
+        }
+
+        func run() async throws {
+            let configuration = try global.configuration()
+            let logger = Logs.logger(configuration.logLevel)
+            let quiet = json
+            let options = NightlyBenchmark.Options(athletes: athletes, days: days, workers: workers, batchSize: batchSize)
+            let result = try await withScratchDatabase(configuration, logger: logger, poolSize: max(2, workers)) { pool in
+                try await NightlyBenchmark.run(options, pool: pool, logger: logger) { line in
+                    if !quiet { FileHandle.standardError.write(Data("... \(line)\n".utf8)) }
+                }
+            }
+            if json { try Output.json(result); return }
+            print("machine: \(result.machine)")
+            print("\(result.athletes) athletes, \(result.entries) entries (generated in \(String(format: "%.1f", result.generateSeconds)) s)")
+            Output.table(["WHAT", "SECONDS", "ATHLETES/S", "RATIO TO BARE AGGREGATION"], [
+                ["bare SQL aggregation, all rows (ceiling)", String(format: "%.2f", result.aggregationSeconds), "-", "1.00"],
+                ["bare SQL aggregation, the 155 days a first run reads", String(format: "%.2f", result.windowAggregationSeconds), "-",
+                 String(format: "%.2f", result.windowAggregationSeconds / result.aggregationSeconds)],
+                ["nightly, first run", String(format: "%.2f", result.firstRunSeconds), String(format: "%.0f", result.firstRunAthletesPerSecond),
+                 String(format: "%.2f (%.2f of the 155-day aggregation)", result.firstToAggregation, result.firstToWindowAggregation)],
+                ["nightly, one new day", String(format: "%.2f", result.incrementalSeconds), String(format: "%.0f", result.incrementalAthletesPerSecond),
+                 String(format: "%.2f", result.incrementalToAggregation)],
+            ])
+            print("goals: first run <= 2.0, incremental <= 0.2; athletes failed: \(result.failed)")
+        }
+    }
+}
+
+/// Runs `body` on a pool of a scratch database created next to the configured one,
+/// migrated, and dropped afterwards.
+func withScratchDatabase<Result: Sendable>(_ configuration: Configuration, logger: Logger, poolSize: Int, _ body: (ConnectionPool) async throws -> Result) async throws -> Result {
+    let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
+    let name = "squadsync_bench_\(getpid())"
+    let admin = try Connection(conninfo: target.url)
+    try admin.execute("DROP DATABASE IF EXISTS \(identifier: name)")
+    try admin.execute("CREATE DATABASE \(identifier: name) TEMPLATE template0 ENCODING 'UTF8'")
+    defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(identifier: name) WITH (FORCE)") }
+    let url = try ConnectionString.replacingDatabase(in: target.url, with: name)
+    try DatabaseTarget.migrator(configuration.database).migrate(on: try Connection(conninfo: url))
+    var scratch = configuration.database
+    scratch.url = url
+    scratch.poolSize = poolSize
+    let pool = try DatabaseTarget.resolve(scratch, logger: logger).makePool(scratch, logger: logger)
+    do {
+        let result = try await body(pool)
+        await pool.close()
+        return result
+    } catch {
+        await pool.close()
+        throw error
     }
 }

@@ -30,14 +30,16 @@ struct NightlyCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Compute and report, then roll everything back.") var dryRun = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Athletes claimed per transaction.", valueName: "n")) var batchSize = 50
+    @Option(help: ArgumentHelp("Batches processed at once, each on its own database connection.", valueName: "n")) var workers = 2
 
     func validate() throws {
         if let date, Day(date) == nil { throw ValidationError("--date: '\(date)' is not a date (YYYY-MM-DD)") }
         if !(1...1000).contains(batchSize) { throw ValidationError("--batch-size: must be 1 to 1000") }
+        if !(1...16).contains(workers) { throw ValidationError("--workers: must be 1 to 16") }
     }
 
     func run() async throws {
-        let options = NightlyRunner.Options(date: date.flatMap(Day.init), handle: athlete, dryRun: dryRun, batchSize: batchSize)
+        let options = NightlyRunner.Options(date: date.flatMap(Day.init), handle: athlete, dryRun: dryRun, batchSize: batchSize, workers: workers)
         let interactive = isatty(STDERR_FILENO) == 1
         let started = Date()
         let report = try await CommandContext.with(global) { context in

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Postgres
 import SquadCore
+import Synchronization
 
 /// What one athlete's nightly run did, as `coach nightly --json` prints it.
 public struct AthleteNight: Sendable, Encodable {
@@ -47,9 +48,12 @@ public enum NightlyRunner {
         public var handle: String?
         public var dryRun: Bool
         public var batchSize: Int
+        /// Batches processed at once, each on its own connection.
+        public var workers: Int
         public var now: Date
 
-        public init(date: Day? = nil, handle: String? = nil, dryRun: Bool = false, batchSize: Int = 50, now: Date = Date()) {
+        public init(date: Day? = nil, handle: String? = nil, dryRun: Bool = false, batchSize: Int = 50, workers: Int = 2, now: Date = Date()) {
+            self.workers = workers
             self.date = date
             self.handle = handle
             self.dryRun = dryRun
@@ -67,17 +71,37 @@ public enum NightlyRunner {
         let candidates = try await pool.withConnection { try NightlyStore.candidates(handle: options.handle, date: options.date, now: options.now, on: $0) }
         if let handle = options.handle, candidates.isEmpty { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
         var report = NightlyReport(date: options.date ?? candidates.map(\.night).max(), athletes: [], skipped: [], dryRun: options.dryRun)
-        var done = 0
+        let size = max(1, options.batchSize)
+        let batches = stride(from: 0, to: candidates.count, by: size).map { Array(candidates[$0..<min($0 + size, candidates.count)]) }
+        let done = Counter()
         progress(0, candidates.count)
-        for start in stride(from: 0, to: candidates.count, by: max(1, options.batchSize)) {
-            let batch = Array(candidates[start..<min(start + options.batchSize, candidates.count)])
-            let (nights, skipped) = try await pool.withConnection { connection in
-                try processBatch(batch, options: options, logger: logger, on: connection)
+        // Workers take batches in turn; claims in the database keep them (and other runners) apart.
+        let results = try await withThrowingTaskGroup(of: [(Int, [AthleteNight], [String])].self) { group in
+            for worker in 0..<max(1, min(options.workers, batches.count)) {
+                group.addTask {
+                    var mine: [(Int, [AthleteNight], [String])] = []
+                    for index in stride(from: worker, to: batches.count, by: max(1, min(options.workers, batches.count))) {
+                        let batch = batches[index]
+                        let (nights, skipped) = try await pool.withConnection { connection in
+                            try processBatch(batch, options: options, logger: logger, on: connection)
+                        }
+                        mine.append((index, nights, skipped))
+                        let finished = done.value.withLock { count -> Int in
+                            count += batch.count
+                            return count
+                        }
+                        progress(finished, candidates.count)
+                    }
+                    return mine
+                }
             }
+            var all: [(Int, [AthleteNight], [String])] = []
+            for try await part in group { all += part }
+            return all.sorted { $0.0 < $1.0 }
+        }
+        for (_, nights, skipped) in results {
             report.athletes += nights
             report.skipped += skipped
-            done += batch.count
-            progress(done, candidates.count)
         }
         logger.info("nightly run finished", metadata: [
             "athletes": "\(report.athletes.count)", "failed": "\(report.failed.count)", "skipped": "\(report.skipped.count)",
@@ -272,4 +296,9 @@ public enum NightlyRunner {
         try NightlyStore.saveProgress(athleteID: athlete.id, night: lastNight, seenSeq: seen, on: connection)
         return result
     }
+}
+
+/// A count shared by concurrent workers.
+final class Counter: Sendable {
+    let value = Mutex(0)
 }
