@@ -50,16 +50,17 @@ public enum FlagStore {
         return result
     }
 
-    /// Raises a flag (the caller knows no live flag of this code exists).
-    public static func raise(_ signal: FlagSignal, on day: Day, athlete: Athlete, on connection: Connection) throws -> Flag {
-        let id = UUID()
+    /// Raises flags (the caller knows no live flag of their code exists), in one statement.
+    public static func raise(_ batch: [(athleteID: Int64, signal: FlagSignal, day: Day, id: UUID)], on connection: Connection) throws {
+        guard !batch.isEmpty else { return }
         try connection.execute("""
             INSERT INTO flags (flag_id, athlete_id, code, severity, raised_on, rule, rule_version, evidence, data_quality)
-            VALUES (\(id), \(athlete.id), \(signal.code.rawValue), \(signal.severity.rawValue), \(day), \(signal.rule), \(signal.ruleVersion),
-                    \(signal.evidence.canonicalText)::jsonb, \(signal.dataQuality))
+            SELECT f.id, f.athlete, f.code, f.severity, f.day, f.rule, f.version, f.evidence::jsonb, f.quality
+            FROM unnest(\(batch.map(\.id)), \(batch.map(\.athleteID)), \(batch.map(\.signal.code.rawValue))::text[],
+                        \(batch.map(\.signal.severity.rawValue))::text[], \(batch.map(\.day)), \(batch.map(\.signal.rule))::text[],
+                        \(batch.map(\.signal.ruleVersion)), \(batch.map(\.signal.evidence.canonicalText))::text[], \(batch.map(\.signal.dataQuality))::text[])
+                 AS f(id, athlete, code, severity, day, rule, version, evidence, quality)
             """)
-        return Flag(id: id, athlete: athlete.handle, code: signal.code.rawValue, severity: signal.severity.rawValue, date: day, rule: signal.rule,
-                    ruleVersion: signal.ruleVersion, evidence: AnyJSON(signal.evidence), dataQuality: signal.dataQuality, status: "open", clearedOn: nil)
     }
 
     /// A live flag whose condition got worse: new severity and evidence, same flag.
@@ -71,13 +72,13 @@ public enum FlagStore {
             """)
     }
 
-    /// Clears a live flag whose condition no longer holds.
-    public static func clear(_ flag: Flag, on day: Day, on connection: Connection) throws -> Flag {
-        try connection.execute("UPDATE flags SET status = 'cleared', cleared_on = \(day), updated_at = now() WHERE flag_id = \(flag.id)")
-        var cleared = flag
-        cleared.status = "cleared"
-        cleared.clearedOn = day
-        return cleared
+    /// Clears live flags whose condition no longer holds, each on its night.
+    public static func clear(_ batch: [(id: UUID, day: Day)], on connection: Connection) throws {
+        guard !batch.isEmpty else { return }
+        try connection.execute("""
+            UPDATE flags f SET status = 'cleared', cleared_on = c.day, updated_at = now()
+            FROM unnest(\(batch.map(\.id)), \(batch.map(\.day))) AS c(id, day) WHERE f.flag_id = c.id
+            """)
     }
 
     /// Flags, newest first, optionally one athlete's and only live ones.

@@ -40,8 +40,8 @@ public struct NightlyReport: Sendable, Encodable {
 /// `nightly_state`), in batches, one transaction per batch and a savepoint per athlete:
 /// concurrent runners share the work and never adjust an athlete twice, and one
 /// athlete's failure is reported without stopping the others. A first run reads the
-/// last 155 days (120 days of EWMA warm-up: the chronic EWMA's weight of a day 120 days
-/// back is (27/29)^120 < 0.0002), later runs only what changed since.
+/// last 125 days (90 days of EWMA warm-up: the chronic EWMA's weight of a day 90 days
+/// back is (27/29)^90 < 0.002), later runs only what changed since.
 public enum NightlyRunner {
     public struct Options: Sendable {
         public var date: Day?
@@ -63,7 +63,7 @@ public enum NightlyRunner {
     }
 
     /// Days of history a first run reads, and of metrics warm-up before the first night.
-    static let warmupDays = 120
+    static let warmupDays = 90
     static let windowDays = 35
 
     public static func run(_ options: Options, pool: ConnectionPool, logger: Logger,
@@ -189,38 +189,72 @@ public enum NightlyRunner {
         let devices = try NightlyStore.devices(ids, on: connection)
         let liveFlags = try FlagStore.live(ids, on: connection)
 
+        // Plans of the whole batch in two queries.
+        let plans = try PlanStore.activePlans(ids, on: connection)
+        let windows = works.compactMap { work -> (planID: UUID, from: Day, to: Day)? in
+            guard let plan = plans[work.candidate.athlete.id] else { return nil }
+            return (plan.planID, min(work.metricsFrom, work.evalNights[0]).adding(days: -14), work.evalNights.last!.adding(days: 28))
+        }
+        let planDays = try PlanStore.days(windows, on: connection)
+        let planWeeks = try PlanStore.weeks(planIDs: windows.map(\.planID), on: connection)
+        let already = try PlanStore.ruleRevisions(windows.map { ($0.planID, $0.to.adding(days: -28)) }, on: connection)
+
+        // Compute every athlete in Swift (no writes), then write the batch in a few statements.
+        var outcomes: [Outcome] = []
         var nights: [AthleteNight] = []
         for work in works {
             let athlete = work.candidate.athlete
-            var night = AthleteNight(handle: athlete.handle, nights: work.evalNights, metrics: nil, flagsRaised: [], flagsCleared: [], planChanges: [])
-            do {
-                try connection.savepoint { connection in
-                    night = try processAthlete(work, rollups: rollups[athlete.id] ?? [:], stored: stored[athlete.id] ?? [:],
-                                               devices: devices[athlete.id] ?? [], live: liveFlags[athlete.id] ?? [:], seenSeq: heads[athlete.id] ?? 0,
-                                               now: options.now, on: connection)
+            let plan = plans[athlete.id]
+            let outcome = computeAthlete(work, rollups: rollups[athlete.id] ?? [:], stored: stored[athlete.id] ?? [:], devices: devices[athlete.id] ?? [],
+                                         live: liveFlags[athlete.id] ?? [:], plan: plan, planDays: plan.flatMap { planDays[$0.planID] } ?? [:],
+                                         weeks: plan.flatMap { planWeeks[$0.planID] } ?? [:], already: plan.flatMap { already[$0.planID] } ?? [], seenSeq: heads[athlete.id] ?? 0)
+            outcomes.append(outcome)
+        }
+        do {
+            try connection.savepoint { connection in try write(outcomes, now: options.now, on: connection) }
+            nights = outcomes.map(\.report)
+        } catch {
+            // Find the athlete(s) whose writes fail: one savepoint each, the others kept.
+            logger.warning("nightly batch write failed; retrying athlete by athlete", metadata: ["error": "\(error)"])
+            for outcome in outcomes {
+                var night = outcome.report
+                do {
+                    try connection.savepoint { connection in try write([outcome], now: options.now, on: connection) }
+                } catch {
+                    logger.error("nightly run failed for an athlete", metadata: ["athlete": "\(outcome.athlete.handle)", "error": "\(error)"])
+                    night = AthleteNight(handle: outcome.athlete.handle, nights: outcome.report.nights, metrics: nil, flagsRaised: [], flagsCleared: [], planChanges: [])
+                    night.error = "\(error)"
                 }
-            } catch {
-                logger.error("nightly run failed for an athlete", metadata: ["athlete": "\(athlete.handle)", "error": "\(error)"])
-                night.error = "\(error)"
+                nights.append(night)
             }
-            nights.append(night)
         }
         return (nights, skipped)
     }
 
-    static func processAthlete(_ work: Work, rollups: [Day: DayRollup], stored: [Day: (ewma: EWMAState, activeFlags: Int)],
-                               devices: [DeviceSyncState], live: [String: FlagStore.Flag], seenSeq: Int64, now: Date,
-                               on connection: Connection) throws -> AthleteNight {
+    /// Everything one athlete's night decided, before it is written.
+    struct Outcome {
+        var athlete: Athlete
+        var report: AthleteNight
+        var night: Day
+        var metrics: [DailyMetrics]
+        var activeFlags: [Day: Int]
+        var raises: [(FlagSignal, Day, FlagStore.Flag)]
+        var clears: [(FlagStore.Flag, Day)]
+        var escalations: [(FlagStore.Flag, FlagSignal)]
+        var plan: PlanStore.StoredPlan?
+        var planDays: [Day: PlanStore.StoredDay]
+        var changes: [PlanChange]
+        var newCutbackWeeks: Set<Day>
+        var seenSeq: Int64
+    }
+
+    static func computeAthlete(_ work: Work, rollups: [Day: DayRollup], stored: [Day: (ewma: EWMAState, activeFlags: Int)],
+                               devices: [DeviceSyncState], live: [String: FlagStore.Flag], plan: PlanStore.StoredPlan?,
+                               planDays: [Day: PlanStore.StoredDay], weeks: [Day: (phase: Phase, cutback: Bool)], already: Set<String>,
+                               seenSeq: Int64) -> Outcome {
         let athlete = work.candidate.athlete
         let rules = work.candidate.rules
         let lastNight = work.evalNights.last!
-        let plan = try PlanStore.active(athleteID: athlete.id, on: connection)
-        var planDays: [Day: PlanStore.StoredDay] = [:]
-        var weeks: [Day: (phase: Phase, cutback: Bool)] = [:]
-        if let plan {
-            planDays = try PlanStore.days(planID: plan.planID, from: min(work.metricsFrom, work.evalNights[0]).adding(days: -14), to: lastNight.adding(days: 28), on: connection)
-            weeks = try PlanStore.weeks(planID: plan.planID, on: connection)
-        }
         let seed = work.seedFromZero ? EWMAState() : (stored[work.metricsFrom.adding(days: -1)]?.ewma ?? EWMAState())
         let computed = MetricsCalculator.compute(days: work.metricsFrom...lastNight, rollups: rollups, seed: seed,
                                                  plannedKm: plan == nil ? nil : planDays.mapValues(\.session.kilometres), rules: rules)
@@ -229,8 +263,10 @@ public enum NightlyRunner {
         let evaluator = FlagEvaluator(rollups: rollups, metrics: metricsByDay, rules: rules)
 
         var live = live
-        var result = AthleteNight(handle: athlete.handle, nights: work.evalNights, metrics: metricsByDay[lastNight], flagsRaised: [], flagsCleared: [], planChanges: [])
-        var activeFlags: [Day: Int] = [:]
+        var outcome = Outcome(athlete: athlete, report: AthleteNight(handle: athlete.handle, nights: work.evalNights, metrics: metricsByDay[lastNight],
+                                                                     flagsRaised: [], flagsCleared: [], planChanges: []),
+                              night: lastNight, metrics: computed.filter { $0.date >= work.storeFrom }, activeFlags: [:], raises: [], clears: [],
+                              escalations: [], plan: plan, planDays: planDays, changes: [], newCutbackWeeks: [], seenSeq: seenSeq)
         var holding: [FlagCode: FlagSignal] = [:]
         for night in work.evalNights {
             let outcomes = evaluator.evaluate(on: night, devices: night == work.candidate.yesterday ? devices : nil)
@@ -241,60 +277,79 @@ public enum NightlyRunner {
                     holding[code] = signal
                     if let flag = live[code.rawValue] {
                         if let severity = Severity(rawValue: flag.severity), signal.severity > severity {
-                            try FlagStore.escalate(flag, to: signal, on: connection)
+                            outcome.escalations.append((flag, signal))
                             live[code.rawValue]?.severity = signal.severity.rawValue
                         }
                     } else {
-                        let flag = try FlagStore.raise(signal, on: night, athlete: athlete, on: connection)
+                        let flag = FlagStore.Flag(id: UUID(), athlete: athlete.handle, code: code.rawValue, severity: signal.severity.rawValue, date: night,
+                                                  rule: signal.rule, ruleVersion: signal.ruleVersion, evidence: AnyJSON(signal.evidence),
+                                                  dataQuality: signal.dataQuality, status: "open", clearedOn: nil)
+                        outcome.raises.append((signal, night, flag))
                         live[code.rawValue] = flag
-                        result.flagsRaised.append(flag)
+                        outcome.report.flagsRaised.append(flag)
                     }
                 case .clear:
-                    if let flag = live[code.rawValue] {
-                        result.flagsCleared.append(try FlagStore.clear(flag, on: night, on: connection))
+                    if var flag = live[code.rawValue] {
+                        outcome.clears.append((flag, night))
+                        flag.status = "cleared"
+                        flag.clearedOn = night
+                        outcome.report.flagsCleared.append(flag)
                         live[code.rawValue] = nil
                     }
                 case .unknown:
                     break
                 }
             }
-            activeFlags[night] = live.keys.compactMap(FlagCode.init(rawValue:)).filter(\.isFatigue).count
+            outcome.activeFlags[night] = live.keys.compactMap(FlagCode.init(rawValue:)).filter(\.isFatigue).count
         }
 
-        if let plan {
-            var upcoming: [Day: PlanDay] = [:]
-            for offset in 1...28 {
-                let day = lastNight.adding(days: offset)
-                if let stored = planDays[day] { upcoming[day] = stored.planDay }
-            }
-            // Live flags whose data went quiet tonight still count, with their stored evidence.
-            var signals = Array(holding.values)
-            for (code, flag) in live {
-                guard let flagCode = FlagCode(rawValue: code), holding[flagCode] == nil, let severity = Severity(rawValue: flag.severity) else { continue }
-                signals.append(FlagSignal(code: flagCode, severity: severity, evidence: flag.evidence.value.objectValue ?? [:], dataQuality: flag.dataQuality))
-            }
-            var fatigue: [Day: Int] = [:]
-            for (day, value) in stored { fatigue[day] = value.activeFlags }
-            for (day, value) in activeFlags { fatigue[day] = value }
-            var actual: [Day: Double] = [:]
-            for (day, rollup) in rollups { actual[day] = rollup.runKilometres }
-            let input = AdjustmentInput(night: lastNight, days: upcoming, liveFlags: signals, fatigueFlagsByDay: fatigue, actualKm: actual,
-                                        cutbackWeeks: Set(weeks.filter { $0.value.cutback }.keys), weekPhases: weeks.mapValues(\.phase), rules: rules)
-            let already = try Set(connection.query("""
-                SELECT session_date, rule FROM plan_revisions WHERE plan_id = \(plan.planID) AND night = \(lastNight) AND author = 'rule'
-                """).map { row in let (day, rule) = try row.decode((Day, String).self); return "\(day) \(rule)" })
-            let alreadyRules = Set(already.map { String($0.split(separator: " ")[1]) })
-            let adjusted = PlanAdjuster.adjust(input, skipping: alreadyRules.contains("recovery_swap") ? ["recovery_swap"] : [])
-            let changes = adjusted.changes.filter { !already.contains("\($0.sessionDate) \($0.rule)") }
-            try PlanStore.apply(changes, author: .rule(night: lastNight), planID: plan.planID, athlete: athlete, days: planDays,
-                                cutbackWeeks: adjusted.newCutbackWeeks, now: now, on: connection)
-            result.planChanges = changes.map { AnyJSON($0.json) }
+        guard plan != nil else { return outcome }
+        var upcoming: [Day: PlanDay] = [:]
+        for offset in 1...28 {
+            let day = lastNight.adding(days: offset)
+            if let stored = planDays[day] { upcoming[day] = stored.planDay }
         }
+        // Live flags whose data went quiet tonight still count, with their stored evidence.
+        var signals = Array(holding.values)
+        for (code, flag) in live {
+            guard let flagCode = FlagCode(rawValue: code), holding[flagCode] == nil, let severity = Severity(rawValue: flag.severity) else { continue }
+            signals.append(FlagSignal(code: flagCode, severity: severity, evidence: flag.evidence.value.objectValue ?? [:], dataQuality: flag.dataQuality))
+        }
+        var fatigue: [Day: Int] = [:]
+        for (day, value) in stored { fatigue[day] = value.activeFlags }
+        for (day, value) in outcome.activeFlags { fatigue[day] = value }
+        var actual: [Day: Double] = [:]
+        for (day, rollup) in rollups { actual[day] = rollup.runKilometres }
+        let input = AdjustmentInput(night: lastNight, days: upcoming, liveFlags: signals, fatigueFlagsByDay: fatigue, actualKm: actual,
+                                    cutbackWeeks: Set(weeks.filter { $0.value.cutback }.keys), weekPhases: weeks.mapValues(\.phase), rules: rules)
+        let tonight = already.filter { $0.hasPrefix("\(lastNight) ") }
+        let adjusted = PlanAdjuster.adjust(input, skipping: tonight.contains { $0.hasSuffix(" recovery_swap") } ? ["recovery_swap"] : [])
+        outcome.changes = adjusted.changes.filter { !tonight.contains("\(lastNight) \($0.sessionDate) \($0.rule)") }
+        outcome.newCutbackWeeks = adjusted.newCutbackWeeks
+        outcome.report.planChanges = outcome.changes.map { AnyJSON($0.json) }
+        return outcome
+    }
 
-        try NightlyStore.saveMetrics(computed.filter { $0.date >= work.storeFrom }, activeFlags: activeFlags, athleteID: athlete.id, on: connection)
-        let seen = result.planChanges.isEmpty ? seenSeq : try EntryStore.head(athleteID: athlete.id, on: connection).lastSeq
-        try NightlyStore.saveProgress(athleteID: athlete.id, night: lastNight, seenSeq: seen, on: connection)
-        return result
+    /// Writes computed outcomes: a few set-based statements for the whole batch.
+    static func write(_ outcomes: [Outcome], now: Date, on connection: Connection) throws {
+        try NightlyStore.saveMetrics(outcomes.map { ($0.athlete.id, $0.metrics, $0.activeFlags) }, on: connection)
+        try FlagStore.raise(outcomes.flatMap { outcome in outcome.raises.map { (outcome.athlete.id, $0.0, $0.1, $0.2.id) } }, on: connection)
+        try FlagStore.clear(outcomes.flatMap { $0.clears.map { ($0.0.id, $0.1) } }, on: connection)
+        for outcome in outcomes {
+            for (flag, signal) in outcome.escalations { try FlagStore.escalate(flag, to: signal, on: connection) }
+        }
+        var seen: [(Int64, Day, Int64)] = []
+        for outcome in outcomes {
+            var seenSeq = outcome.seenSeq
+            if let plan = outcome.plan, !outcome.changes.isEmpty || !outcome.newCutbackWeeks.isEmpty {
+                if let head = try PlanStore.apply(outcome.changes, author: .rule(night: outcome.night), planID: plan.planID, athlete: outcome.athlete,
+                                                  days: outcome.planDays, cutbackWeeks: outcome.newCutbackWeeks, now: now, on: connection) {
+                    seenSeq = head
+                }
+            }
+            seen.append((outcome.athlete.id, outcome.night, seenSeq))
+        }
+        try NightlyStore.saveProgress(seen, on: connection)
     }
 }
 

@@ -122,7 +122,7 @@ public enum NightlyStore {
                        CASE WHEN e.started_at IS NOT NULL THEN (e.started_at AT TIME ZONE a.time_zone)::date ELSE e.local_date END AS day
                 FROM t JOIN athletes a ON a.id = t.athlete_id
                 JOIN counted_entries e ON e.athlete_id = t.athlete_id
-                WHERE e.kind IN ('run', 'cross', 'wellness')
+                WHERE e.kind IN ('run', 'cross', 'wellness', 'drills')
                   AND (e.local_date >= t.from_day - 1 OR e.started_at >= t.from_day - 2)
             ),
             f AS (
@@ -134,7 +134,12 @@ public enum NightlyStore {
                        b ->> 'session_type' AS stype,
                        CASE WHEN jsonb_typeof(b #> '{hr,avg_bpm}') = 'number' THEN (b #>> '{hr,avg_bpm}')::float8 END AS avg_hr,
                        CASE WHEN jsonb_typeof(b #> '{cadence,avg_spm}') = 'number' THEN (b #>> '{cadence,avg_spm}')::float8 END AS cadence
-                FROM e WHERE e.day >= e.from_day
+                FROM e WHERE e.day >= e.from_day AND e.kind <> 'drills'
+            ),
+            -- Drills per athlete-day, joined to quality runs (not a subquery per run).
+            dr AS (
+                SELECT athlete_id, day, array_agg(started_at) AS starts, array_agg(b ->> 'before_entry_id') AS befores
+                FROM e WHERE kind = 'drills' AND e.day >= e.from_day GROUP BY athlete_id, day
             ),
             g AS (
                 SELECT f.*,
@@ -163,11 +168,10 @@ public enum NightlyStore {
                                        FROM jsonb_array_elements(b -> 'splits') WITH ORDINALITY AS x(s, ord)
                                        WHERE jsonb_typeof(s -> 'avg_cadence_spm') = 'number') y) z)
                        END AS fade,
-                       CASE WHEN kind = 'run' AND is_quality THEN EXISTS (
-                           SELECT 1 FROM counted_entries d
-                           WHERE d.athlete_id = g.athlete_id AND d.kind = 'drills'
-                             AND (d.doc #>> '{body,before_entry_id}' = g.entry_id::text
-                                  OR d.started_at BETWEEN g.started_at - interval '2 hours' AND g.started_at))
+                       CASE WHEN kind = 'run' AND is_quality THEN coalesce(
+                           g.entry_id::text = ANY(dr.befores)
+                           OR EXISTS (SELECT 1 FROM unnest(dr.starts) AS s(at) WHERE s.at BETWEEN g.started_at - interval '2 hours' AND g.started_at),
+                           false)
                        END AS warmed_up,
                        CASE WHEN kind = 'wellness' AND jsonb_typeof(b -> 'pain') = 'array' THEN
                            (SELECT max((p ->> 'severity')::float8) FROM jsonb_array_elements(b -> 'pain') p
@@ -177,7 +181,7 @@ public enum NightlyStore {
                            (SELECT string_agg(replace(p ->> 'location', chr(31), ''), chr(31)) FROM jsonb_array_elements(b -> 'pain') p
                             WHERE jsonb_typeof(p -> 'location') = 'string' AND coalesce((p ->> 'severity')::float8, 1) > 0)
                        END AS pain_locs
-                FROM g
+                FROM g LEFT JOIN dr ON dr.athlete_id = g.athlete_id AND dr.day = g.day
             ),
             agg AS (
                 SELECT athlete_id, day,
@@ -275,17 +279,27 @@ public enum NightlyStore {
         return result
     }
 
-    /// Upserts metrics; `activeFlags` only for the nights whose flags were evaluated.
-    public static func saveMetrics(_ metrics: [DailyMetrics], activeFlags: [Day: Int], athleteID: Int64, on connection: Connection) throws {
-        guard !metrics.isEmpty else { return }
+    /// Upserts metrics of several athletes in one statement; `activeFlags` only for the
+    /// nights whose flags were evaluated (other days keep theirs).
+    public static func saveMetrics(_ batch: [(athleteID: Int64, metrics: [DailyMetrics], activeFlags: [Day: Int])], on connection: Connection) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let docs = try metrics.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        var ids: [Int64] = [], days: [Day] = [], docs: [String] = [], acute: [Double] = [], chronic: [Double] = [], flags: [Int?] = []
+        for (athleteID, metrics, activeFlags) in batch {
+            for metric in metrics {
+                ids.append(athleteID)
+                days.append(metric.date)
+                docs.append(String(decoding: try encoder.encode(metric), as: UTF8.self))
+                acute.append(metric.ewmaAcute)
+                chronic.append(metric.ewmaChronic)
+                flags.append(activeFlags[metric.date])
+            }
+        }
+        guard !ids.isEmpty else { return }
         try connection.execute("""
             INSERT INTO daily_metrics (athlete_id, local_date, metrics, ewma_acute, ewma_chronic, active_flags)
-            SELECT \(athleteID), m.day, m.doc::jsonb, m.acute, m.chronic, m.flags
-            FROM unnest(\(metrics.map(\.date)), \(docs)::text[], \(metrics.map(\.ewmaAcute)), \(metrics.map(\.ewmaChronic)),
-                        \(metrics.map { activeFlags[$0.date] })::int8[]) AS m(day, doc, acute, chronic, flags)
+            SELECT m.id, m.day, m.doc::jsonb, m.acute, m.chronic, m.flags
+            FROM unnest(\(ids), \(days), \(docs)::text[], \(acute), \(chronic), \(flags)::int8[]) AS m(id, day, doc, acute, chronic, flags)
             ON CONFLICT (athlete_id, local_date) DO UPDATE SET
                 metrics = excluded.metrics, ewma_acute = excluded.ewma_acute, ewma_chronic = excluded.ewma_chronic,
                 active_flags = coalesce(excluded.active_flags, daily_metrics.active_flags),
@@ -307,10 +321,13 @@ public enum NightlyStore {
         return result
     }
 
-    public static func saveProgress(athleteID: Int64, night: Day, seenSeq: Int64, on connection: Connection) throws {
+    /// Records each athlete's last processed night and the seq it has seen.
+    public static func saveProgress(_ batch: [(athleteID: Int64, night: Day, seenSeq: Int64)], on connection: Connection) throws {
+        guard !batch.isEmpty else { return }
         try connection.execute("""
-            UPDATE nightly_state SET last_night = greatest(last_night, \(night)), seen_seq = \(seenSeq), updated_at = now()
-            WHERE athlete_id = \(athleteID)
+            UPDATE nightly_state n SET last_night = greatest(n.last_night, p.night), seen_seq = p.seen, updated_at = now()
+            FROM unnest(\(batch.map(\.athleteID)), \(batch.map(\.night)), \(batch.map(\.seenSeq))) AS p(id, night, seen)
+            WHERE n.athlete_id = p.id
             """)
     }
 }

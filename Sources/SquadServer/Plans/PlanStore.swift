@@ -133,6 +133,76 @@ public enum PlanStore {
         }
     }
 
+    /// The active plans of these athletes.
+    public static func activePlans(_ ids: [Int64], on connection: Connection) throws -> [Int64: StoredPlan] {
+        var plans: [Int64: StoredPlan] = [:]
+        for row in try connection.query("""
+            SELECT plan_id, athlete_id, source, race_date, distance, start_date, end_date, created_by, created_at
+            FROM plans WHERE athlete_id = ANY(\(ids)) AND status = 'active'
+            """) {
+            let (id, athlete, source, race, distance, start, end, by, at) =
+                try row.decode((UUID, Int64, String, Day?, String?, Day, Day, String, Date).self)
+            plans[athlete] = StoredPlan(planID: id, athleteID: athlete, source: source, raceDate: race, distance: distance, startDate: start, endDate: end, createdBy: by, createdAt: at)
+        }
+        return plans
+    }
+
+    /// The planned days of several plans, each between its two dates.
+    public static func days(_ windows: [(planID: UUID, from: Day, to: Day)], on connection: Connection) throws -> [UUID: [Day: StoredDay]] {
+        guard !windows.isEmpty else { return [:] }
+        var result: [UUID: [Day: StoredDay]] = [:]
+        for row in try connection.query("""
+            SELECT s.plan_id, s.session_id, s.session_date, s.session_type, s.distance_m, s.duration_s, s.target, s.drills, s.note,
+                   w.phase, w.cutback, s.coach_locked, s.revision
+            FROM unnest(\(windows.map(\.planID)), \(windows.map(\.from)), \(windows.map(\.to))) AS t(plan_id, from_day, to_day)
+            JOIN plan_sessions s ON s.plan_id = t.plan_id AND s.session_date BETWEEN t.from_day AND t.to_day
+            JOIN plan_weeks w ON w.plan_id = s.plan_id AND w.week_start = date_trunc('week', s.session_date)::date
+            """) {
+            let planID = try row.decode(UUID.self, at: 0)
+            let day = try storedDay(row, offset: 1)
+            result[planID, default: [:]][day.session.date] = day
+        }
+        return result
+    }
+
+    static func storedDay(_ row: Row, offset: Int) throws -> StoredDay {
+        let id = try row.decode(UUID.self, at: offset)
+        let date = try row.decode(Day.self, at: offset + 1)
+        let type = try row.decode(String.self, at: offset + 2)
+        let session = PlannedSession(date: date, type: SessionType(rawValue: type) ?? .easy, distanceMetres: try row.decode(Int.self, at: offset + 3),
+                                     durationSeconds: try row.decode(Int.self, at: offset + 4), target: try row.decode(String.self, at: offset + 5),
+                                     drills: try row.decode([String].self, at: offset + 6), note: try row.decode(String?.self, at: offset + 7))
+        return StoredDay(sessionID: id, session: session, phase: Phase(rawValue: try row.decode(String.self, at: offset + 8)) ?? .base,
+                         weekCutback: try row.decode(Bool.self, at: offset + 9), coachLocked: try row.decode(Bool.self, at: offset + 10),
+                         revision: try row.decode(Int.self, at: offset + 11))
+    }
+
+    /// Weeks of several plans.
+    public static func weeks(planIDs: [UUID], on connection: Connection) throws -> [UUID: [Day: (phase: Phase, cutback: Bool)]] {
+        guard !planIDs.isEmpty else { return [:] }
+        var result: [UUID: [Day: (phase: Phase, cutback: Bool)]] = [:]
+        for row in try connection.query("SELECT plan_id, week_start, phase, cutback FROM plan_weeks WHERE plan_id = ANY(\(planIDs))") {
+            let (id, start, phase, cutback) = try row.decode((UUID, Day, String, Bool).self)
+            result[id, default: [:]][start] = (Phase(rawValue: phase) ?? .base, cutback)
+        }
+        return result
+    }
+
+    /// Rule revisions already made on or after a night, as "NIGHT DAY RULE", per plan.
+    public static func ruleRevisions(_ nights: [(planID: UUID, night: Day)], on connection: Connection) throws -> [UUID: Set<String>] {
+        guard !nights.isEmpty else { return [:] }
+        var result: [UUID: Set<String>] = [:]
+        for row in try connection.query("""
+            SELECT r.plan_id, r.night, r.session_date, r.rule
+            FROM unnest(\(nights.map(\.planID)), \(nights.map(\.night))) AS t(plan_id, night)
+            JOIN plan_revisions r ON r.plan_id = t.plan_id AND r.author = 'rule' AND r.night >= t.night
+            """) {
+            let (id, night, day, rule) = try row.decode((UUID, Day, Day, String).self)
+            result[id, default: []].insert("\(night) \(day) \(rule)")
+        }
+        return result
+    }
+
     /// The planned days of a plan between two dates, with their weeks.
     public static func days(planID: UUID, from: Day, to: Day, on connection: Connection) throws -> [Day: StoredDay] {
         var days: [Day: StoredDay] = [:]
@@ -169,10 +239,12 @@ public enum PlanStore {
     }
 
     /// Writes rule or coach changes: the days' new state, one revision each, and the
-    /// updated `plan_session` entries for devices.
+    /// updated `plan_session` entries for devices. Returns the athlete's new last seq
+    /// when entries were published.
+    @discardableResult
     public static func apply(_ changes: [PlanChange], author: Author, planID: UUID, athlete: Athlete, days: [Day: StoredDay],
-                             cutbackWeeks: Set<Day> = [], now: Date, on connection: Connection) throws {
-        guard !changes.isEmpty || !cutbackWeeks.isEmpty else { return }
+                             cutbackWeeks: Set<Day> = [], now: Date, on connection: Connection) throws -> Int64? {
+        guard !changes.isEmpty || !cutbackWeeks.isEmpty else { return nil }
         if !cutbackWeeks.isEmpty {
             try connection.execute("UPDATE plan_weeks SET cutback = true WHERE plan_id = \(planID) AND week_start = ANY(\(Array(cutbackWeeks)))")
         }
@@ -213,15 +285,16 @@ public enum PlanStore {
                      AS c(day, actor, rule, version, reason, evidence, before, after)
                 """)
         }
-        try publish(updated, planID: planID, athlete: athlete, now: now, on: connection)
+        return try publish(updated, planID: planID, athlete: athlete, now: now, on: connection)
     }
 
     // MARK: - The pull feed
 
     /// Upserts the `plan_session` entries of these days (entry id = session id), each with
     /// a new seq from the athlete's counter, so devices pull them like any change.
-    static func publish(_ days: [StoredDay], planID: UUID, athlete: Athlete, now: Date, on connection: Connection) throws {
-        guard !days.isEmpty else { return }
+    @discardableResult
+    static func publish(_ days: [StoredDay], planID: UUID, athlete: Athlete, now: Date, on connection: Connection) throws -> Int64? {
+        guard !days.isEmpty else { return nil }
         let head = try EntryStore.lockHead(athleteID: athlete.id, on: connection)
         let millis = Int64(now.timeIntervalSince1970 * 1000)
         let hlc = HLC.tick(local: head.serverHLC ?? HLC(millis: 0, counter: 0, node: "server"), nowMillis: millis, node: "server")
@@ -251,6 +324,7 @@ public enum PlanStore {
                 updated_hlc = excluded.updated_hlc, local_date = excluded.local_date, updated_at = now()
             """)
         try EntryStore.saveHead(athleteID: athlete.id, lastSeq: seqs.last ?? head.lastSeq, serverHLC: hlc, on: connection)
+        return seqs.last
     }
 
     /// Tombstones `plan_session` entries (a replaced plan's future days).
