@@ -142,7 +142,9 @@ public enum NightlyRunner {
         let claimed = batch.filter { progress[$0.athlete.id] != nil }
         guard !claimed.isEmpty else { return ([], skipped) }
         let heads = try NightlyStore.lockHeads(claimed.map(\.athlete.id), on: connection)
-        let dirty = try NightlyStore.dirtyDays(progress.filter { id, _ in claimed.contains { $0.athlete.id == id } }, on: connection)
+        // A first run rebuilds everything it reads: only athletes with progress look for changes.
+        let claimedIDs = Set(claimed.map(\.athlete.id))
+        let dirty = try NightlyStore.dirtyDays(progress.filter { claimedIDs.contains($0.key) && $0.value.lastNight != nil }, on: connection)
 
         var works: [Work] = []
         for candidate in claimed {

@@ -79,18 +79,23 @@ public enum NightlyStore {
     /// The earliest local day touched by entries or duplicate links that changed after
     /// each athlete's seen seq (late entries, edits, deletes, links, unlinks).
     public static func dirtyDays(_ progress: [Int64: Progress], on connection: Connection) throws -> [Int64: Day] {
+        guard !progress.isEmpty else { return [:] }
         let ids = Array(progress.keys)
         let seen = ids.map { progress[$0]!.seenSeq }
         var days: [Int64: Day] = [:]
         for row in try connection.query("""
             WITH t AS (SELECT * FROM unnest(\(ids), \(seen)) AS t(athlete_id, seen)),
+            -- LATERAL ... OFFSET 0 (never pulled up into a hash join): one index scan per athlete
+            -- on (athlete_id, seq), never a scan of the table; the planner cannot know how few rows follow `seen`.
             changed AS (
-                SELECT e.athlete_id, e.local_date, e.started_at FROM t
-                JOIN entries e ON e.athlete_id = t.athlete_id AND e.seq > t.seen AND e.kind <> 'plan_session'
+                SELECT t.athlete_id, c.local_date, c.started_at FROM t
+                CROSS JOIN LATERAL (SELECT e.local_date, e.started_at FROM entries e
+                                    WHERE e.athlete_id = t.athlete_id AND e.seq > t.seen AND e.kind <> 'plan_session' OFFSET 0) c
                 UNION ALL
-                SELECT e.athlete_id, e.local_date, e.started_at FROM t
-                JOIN duplicate_groups g ON g.athlete_id = t.athlete_id AND g.seq > t.seen
-                JOIN entries e ON e.athlete_id = g.athlete_id AND e.entry_id = ANY(g.members)
+                SELECT t.athlete_id, c.local_date, c.started_at FROM t
+                CROSS JOIN LATERAL (SELECT e.local_date, e.started_at FROM duplicate_groups g
+                                    JOIN entries e ON e.athlete_id = g.athlete_id AND e.entry_id = ANY(g.members)
+                                    WHERE g.athlete_id = t.athlete_id AND g.seq > t.seen OFFSET 0) c
             )
             SELECT c.athlete_id, min(CASE WHEN c.started_at IS NOT NULL THEN (c.started_at AT TIME ZONE a.time_zone)::date ELSE c.local_date END)
             FROM changed c JOIN athletes a ON a.id = c.athlete_id GROUP BY c.athlete_id
@@ -108,22 +113,29 @@ public enum NightlyStore {
         let ids = targets.map(\.id)
         let froms = targets.map(\.from)
         try connection.execute("""
-            DELETE FROM daily_rollups r USING unnest(\(ids), \(froms)) AS t(athlete_id, from_day)
-            WHERE r.athlete_id = t.athlete_id AND r.local_date >= t.from_day
+            DELETE FROM daily_rollups r USING (
+                SELECT t.athlete_id, d.local_date FROM unnest(\(ids), \(froms)) AS t(athlete_id, from_day)
+                CROSS JOIN LATERAL (SELECT local_date FROM daily_rollups WHERE athlete_id = t.athlete_id AND local_date >= t.from_day OFFSET 0) d
+            ) k
+            WHERE r.athlete_id = k.athlete_id AND r.local_date = k.local_date
             """)
         try connection.execute("""
             WITH t AS (
                 SELECT * FROM unnest(\(ids), \(froms), \(targets.map(\.easyRPE)), \(targets.map(\.easyHRPercent)))
                     AS t(athlete_id, from_day, easy_rpe, easy_hr_pct)
             ),
+            -- LATERAL ... OFFSET 0: each athlete's entries by index (local_date or started_at), not a scan of all.
             e AS (
-                SELECT e.athlete_id, e.entry_id, e.kind, e.started_at, e.doc -> 'body' AS b, t.from_day, t.easy_rpe,
+                SELECT t.athlete_id, e.entry_id, e.kind, e.started_at, e.doc -> 'body' AS b, t.from_day, t.easy_rpe,
                        t.easy_hr_pct * coalesce(a.hr_max, 190) / 100.0 AS easy_hr,
                        CASE WHEN e.started_at IS NOT NULL THEN (e.started_at AT TIME ZONE a.time_zone)::date ELSE e.local_date END AS day
                 FROM t JOIN athletes a ON a.id = t.athlete_id
-                JOIN counted_entries e ON e.athlete_id = t.athlete_id
-                WHERE e.kind IN ('run', 'cross', 'wellness', 'drills')
-                  AND (e.local_date >= t.from_day - 1 OR e.started_at >= t.from_day - 2)
+                CROSS JOIN LATERAL (
+                    SELECT c.entry_id, c.kind, c.started_at, c.doc, c.local_date FROM counted_entries c
+                    WHERE c.athlete_id = t.athlete_id AND c.kind IN ('run', 'cross', 'wellness', 'drills')
+                      AND (c.local_date >= t.from_day - 1 OR c.started_at >= t.from_day - 2)
+                    OFFSET 0
+                ) e
             ),
             f AS (
                 SELECT e.*,
@@ -233,7 +245,7 @@ public enum NightlyStore {
                    long_runs, worst_fade_pct, quality_runs, quality_no_warmup, resting_hr, hrv_rmssd, sleep_s, legs, soreness,
                    illness, pain_max, pain_locations
             FROM unnest(\(targets.map(\.id)), \(targets.map(\.from))) AS t(athlete_id, from_day)
-            JOIN daily_rollups r ON r.athlete_id = t.athlete_id AND r.local_date >= t.from_day
+            CROSS JOIN LATERAL (SELECT * FROM daily_rollups WHERE athlete_id = t.athlete_id AND local_date >= t.from_day OFFSET 0) r
             """) {
             let (id, day, runM, runS, trainS, load, runs, easyS, hardS, cadenceRuns, lowRuns) =
                 try row.decode((Int64, Day, Double, Double, Double, Double, Int, Double, Double, Int, Int).self)
@@ -271,7 +283,7 @@ public enum NightlyStore {
         for row in try connection.query("""
             SELECT m.athlete_id, m.local_date, m.ewma_acute, m.ewma_chronic, coalesce(m.active_flags, 0)
             FROM unnest(\(targets.map(\.id)), \(targets.map(\.from))) AS t(athlete_id, from_day)
-            JOIN daily_metrics m ON m.athlete_id = t.athlete_id AND m.local_date >= t.from_day
+            CROSS JOIN LATERAL (SELECT * FROM daily_metrics WHERE athlete_id = t.athlete_id AND local_date >= t.from_day OFFSET 0) m
             """) {
             let (id, day, acute, chronic, flags) = try row.decode((Int64, Day, Double, Double, Int).self)
             result[id, default: [:]][day] = (EWMAState(acute: acute, chronic: chronic), flags)
