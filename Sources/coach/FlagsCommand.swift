@@ -33,3 +33,24 @@ struct FlagsCommand: AsyncParsableCommand {
         })
     }
 }
+
+struct AckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ack",
+        abstract: "Acknowledge a flag: seen by the coach, kept until its condition clears.",
+        discussion: "Example:\n  coach ack 5b1e0c2d-7c1e-4b7a-9a51-3f0c2d1e9b10 --note \"called her, easy week\"")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The flag id (from coach flags).") var flagID: String
+    @Option(help: ArgumentHelp("A note kept with the acknowledgement.", valueName: "text")) var note: String?
+    @Option(help: ArgumentHelp("Who acknowledges (default: $USER).", valueName: "name")) var coach: String?
+
+    func run() async throws {
+        guard let id = UUID(uuidString: flagID) else { throw UsageError(message: "'\(flagID)' is not a flag id (a UUID)") }
+        let note = self.note
+        let coach = self.coach ?? ProcessInfo.processInfo.environment["USER"] ?? "coach"
+        let flag = try await CommandContext.with(global) { context in
+            try await context.pool.withTransaction { try FlagStore.acknowledge(id, by: coach, note: note, on: $0) }
+        }
+        print("acknowledged \(flag.code) (\(flag.severity)) of \(flag.athlete) from \(flag.date)")
+    }
+}

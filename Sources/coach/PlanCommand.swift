@@ -14,7 +14,7 @@ struct PlanCommand: AsyncParsableCommand {
             revision with its reason and evidence; the plan as first made is kept. Devices get
             the plan through the pull feed as plan_session entries.
             """,
-        subcommands: [Generate.self, Show.self, History.self, Import.self])
+        subcommands: [Generate.self, Show.self, History.self, Import.self, Override.self])
 
     struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -148,6 +148,46 @@ struct PlanCommand: AsyncParsableCommand {
                 try await context.pool.withTransaction { try PlanService.importPlan(handle: handle, data: data, yaml: yaml, now: Date(), on: $0) }
             }
             print("imported plan \(id.uuidString.lowercased()) for \(handle): \(weeks.count) weeks")
+        }
+    }
+}
+
+extension PlanCommand {
+    struct Override: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change one planned day; no nightly rule will change it again.",
+            discussion: """
+                The change is a plan revision by the coach, reaches the athlete's devices through
+                the pull feed, and locks the day against nightly rules.
+
+                Examples:
+                  coach plan override ana 2026-12-01 --type rest --note "travel day"
+                  coach plan override ana 2026-12-03 --type easy --km 6
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The athlete's handle.") var handle: String
+        @Argument(help: "The day (YYYY-MM-DD).") var date: String
+        @Option(help: ArgumentHelp("rest, easy, long, recovery, strides, tempo, interval, hills, fartlek, race, drills or cross.", valueName: "type"))
+        var type: String
+        @Option(help: ArgumentHelp("Distance in km (default: the day's planned distance; 0 for rest).", valueName: "km")) var km: Double?
+        @Option(help: ArgumentHelp("Why, shown to the athlete and in the plan history.", valueName: "text")) var note: String?
+        @Option(help: ArgumentHelp("Who is overriding (default: $USER).", valueName: "name")) var coach: String?
+        @Flag(help: "Print the change as JSON.") var json = false
+
+        func run() async throws {
+            guard let day = Day(date) else { throw UsageError(message: "'\(date)' is not a date (YYYY-MM-DD)") }
+            guard let sessionType = SessionType(rawValue: type) else {
+                throw UsageError(message: "--type: must be one of \(SessionType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let (handle, km, note) = (self.handle, self.km, self.note)
+            let coach = self.coach ?? ProcessInfo.processInfo.environment["USER"] ?? "coach"
+            let change = try await CommandContext.with(global) { context in
+                try await context.pool.withTransaction { connection in
+                    try PlanService.override(handle: handle, date: day, type: sessionType, kilometres: km, note: note, coach: coach, now: Date(), on: connection)
+                }
+            }
+            if json { try Output.json(AnyJSON(change.json)); return }
+            print("\(handle) \(day): \(change.before.type.rawValue) \(String(format: "%.1f", change.before.kilometres)) km -> \(change.after.type.rawValue) \(String(format: "%.1f", change.after.kilometres)) km (coach \(coach))")
         }
     }
 }

@@ -27,6 +27,15 @@ public struct PlanChange: Sendable, Equatable {
 
     public var ruleVersion: Int { RuleSet.version(of: rule) }
 
+    public init(rule: String, sessionDate: Day, before: PlannedSession, after: PlannedSession, reason: String, evidence: JSONValue) {
+        self.rule = rule
+        self.sessionDate = sessionDate
+        self.before = before
+        self.after = after
+        self.reason = reason
+        self.evidence = evidence
+    }
+
     public var json: JSONValue {
         .object(["rule": .string(rule), "session_date": .string(sessionDate.description), "before": before.json,
                  "after": after.json, "reason": .string(reason), "evidence": evidence])

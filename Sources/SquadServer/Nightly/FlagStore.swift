@@ -89,3 +89,21 @@ public enum FlagStore {
         return try connection.query("\(sql) ORDER BY f.raised_on DESC, a.handle, f.code").map(decode)
     }
 }
+
+extension FlagStore {
+    /// A coach has seen a flag: it stays live (a re-run never raises it again) until its
+    /// condition clears, but no longer counts as open.
+    public static func acknowledge(_ id: UUID, by coach: String, note: String?, on connection: Connection) throws -> Flag {
+        let rows = try connection.query("""
+            UPDATE flags SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = \(coach), ack_note = \(note), updated_at = now()
+            WHERE flag_id = \(id) AND status = 'open'
+            RETURNING flag_id
+            """)
+        guard rows.count == 1 else {
+            let existing = try connection.query("SELECT status FROM flags WHERE flag_id = \(id)")
+            guard let status = try existing.first?.decode(String.self, at: 0) else { throw AdminError(.notFound, "no flag \(id)") }
+            throw AdminError(.conflict, "flag \(id) is \(status), not open")
+        }
+        return try connection.query("SELECT \(columns) FROM flags f JOIN athletes a ON a.id = f.athlete_id WHERE f.flag_id = \(id)").map(decode)[0]
+    }
+}

@@ -82,9 +82,7 @@ public enum NightlyRunner {
                     var mine: [(Int, [AthleteNight], [String])] = []
                     for index in stride(from: worker, to: batches.count, by: max(1, min(options.workers, batches.count))) {
                         let batch = batches[index]
-                        let (nights, skipped) = try await pool.withConnection { connection in
-                            try processBatch(batch, options: options, logger: logger, on: connection)
-                        }
+                        let (nights, skipped) = try await processIsolating(batch, options: options, pool: pool, logger: logger)
                         mine.append((index, nights, skipped))
                         let finished = done.value.withLock { count -> Int in
                             count += batch.count
@@ -109,6 +107,32 @@ public enum NightlyRunner {
         return report
     }
 
+    /// A batch, and if any of its set-based statements fails (a bad athlete row, a bug),
+    /// each athlete on its own, so one athlete's failure is reported and the rest are done.
+    static func processIsolating(_ batch: [NightlyStore.Candidate], options: Options, pool: ConnectionPool, logger: Logger) async throws -> ([AthleteNight], [String]) {
+        do {
+            return try await pool.withConnection { try processBatch(batch, options: options, logger: logger, on: $0) }
+        } catch let error as PostgresError where error.isConnectionFailure {
+            throw error  // the database is gone: every athlete would fail the same way
+        } catch {
+            guard batch.count > 1 else {
+                logger.error("nightly run failed for an athlete", metadata: ["athlete": "\(batch[0].athlete.handle)", "error": "\(error)"])
+                var night = AthleteNight(handle: batch[0].athlete.handle, nights: [], metrics: nil, flagsRaised: [], flagsCleared: [], planChanges: [])
+                night.error = "\(error)"
+                return ([night], [])
+            }
+            logger.warning("nightly batch failed; retrying athlete by athlete", metadata: ["error": "\(error)"])
+            var nights: [AthleteNight] = []
+            var skipped: [String] = []
+            for candidate in batch {
+                let (one, held) = try await processIsolating([candidate], options: options, pool: pool, logger: logger)
+                nights += one
+                skipped += held
+            }
+            return (nights, skipped)
+        }
+    }
+
     struct DryRunRollback: Error {
         var nights: [AthleteNight]
         var skipped: [String]
@@ -117,6 +141,9 @@ public enum NightlyRunner {
     static func processBatch(_ batch: [NightlyStore.Candidate], options: Options, logger: Logger, on connection: Connection) throws -> ([AthleteNight], [String]) {
         do {
             return try connection.transaction { connection in
+                // Per-athlete index lookups look expensive to the planner (it cannot see how few
+                // rows follow a seq), and JIT compiling them cost ~90 ms a statement: off.
+                try connection.execute("SET LOCAL jit = off")
                 let result = try processClaimed(batch, options: options, logger: logger, on: connection)
                 if options.dryRun { throw DryRunRollback(nights: result.0, skipped: result.1) }
                 return result
@@ -137,14 +164,18 @@ public enum NightlyRunner {
     }
 
     static func processClaimed(_ batch: [NightlyStore.Candidate], options: Options, logger: Logger, on connection: Connection) throws -> ([AthleteNight], [String]) {
+        var timer = PhaseTimer()
         let progress = try NightlyStore.claim(batch.map(\.athlete.id), on: connection)
+        timer.mark("claim")
         let skipped = batch.filter { progress[$0.athlete.id] == nil }.map(\.athlete.handle)
         let claimed = batch.filter { progress[$0.athlete.id] != nil }
         guard !claimed.isEmpty else { return ([], skipped) }
         let heads = try NightlyStore.lockHeads(claimed.map(\.athlete.id), on: connection)
+        timer.mark("lock heads")
         // A first run rebuilds everything it reads: only athletes with progress look for changes.
         let claimedIDs = Set(claimed.map(\.athlete.id))
         let dirty = try NightlyStore.dirtyDays(progress.filter { claimedIDs.contains($0.key) && $0.value.lastNight != nil }, on: connection)
+        timer.mark("changes")
 
         var works: [Work] = []
         for candidate in claimed {
@@ -172,6 +203,7 @@ public enum NightlyRunner {
 
         // Seeds: the EWMA of the day before the metrics start; without one, warm up from zero.
         var stored = try NightlyStore.storedMetrics(works.map { (id: $0.candidate.athlete.id, from: min($0.metricsFrom.adding(days: -1), $0.evalNights[0].adding(days: -7))) }, on: connection)
+        timer.mark("stored metrics")
         for index in works.indices where !works[index].seedFromZero {
             let work = works[index]
             if stored[work.candidate.athlete.id]?[work.metricsFrom.adding(days: -1)] == nil {
@@ -183,13 +215,16 @@ public enum NightlyRunner {
         try NightlyStore.rebuildRollups(works.map { work in
             (id: work.candidate.athlete.id, from: work.rebuildFrom, easyRPE: work.candidate.rules["easy.max_rpe"], easyHRPercent: work.candidate.rules["easy.max_hr_pct"])
         }, on: connection)
+        timer.mark("rebuild rollups")
         let rollups = try NightlyStore.rollups(works.map { (id: $0.candidate.athlete.id, from: min($0.metricsFrom, $0.evalNights[0]).adding(days: -windowDays)) }, on: connection)
+        timer.mark("read rollups")
         if works.contains(where: \.seedFromZero) {
             stored.merge(try NightlyStore.storedMetrics(works.filter(\.seedFromZero).map { (id: $0.candidate.athlete.id, from: $0.evalNights[0].adding(days: -7)) }, on: connection)) { $1 }
         }
         let ids = works.map(\.candidate.athlete.id)
         let devices = try NightlyStore.devices(ids, on: connection)
         let liveFlags = try FlagStore.live(ids, on: connection)
+        timer.mark("devices and flags")
 
         // Plans of the whole batch in two queries.
         let plans = try PlanStore.activePlans(ids, on: connection)
@@ -200,6 +235,7 @@ public enum NightlyRunner {
         let planDays = try PlanStore.days(windows, on: connection)
         let planWeeks = try PlanStore.weeks(planIDs: windows.map(\.planID), on: connection)
         let already = try PlanStore.ruleRevisions(windows.map { ($0.planID, $0.to.adding(days: -28)) }, on: connection)
+        timer.mark("plans")
 
         // Compute every athlete in Swift (no writes), then write the batch in a few statements.
         var outcomes: [Outcome] = []
@@ -211,6 +247,11 @@ public enum NightlyRunner {
                                          live: liveFlags[athlete.id] ?? [:], plan: plan, planDays: plan.flatMap { planDays[$0.planID] } ?? [:],
                                          weeks: plan.flatMap { planWeeks[$0.planID] } ?? [:], already: plan.flatMap { already[$0.planID] } ?? [], seenSeq: heads[athlete.id] ?? 0)
             outcomes.append(outcome)
+        }
+        timer.mark("compute")
+        defer {
+            timer.mark("write")
+            logger.debug("nightly batch", metadata: ["athletes": "\(works.count)", "ms": "\(timer.summary)"])
         }
         do {
             try connection.savepoint { connection in try write(outcomes, now: options.now, on: connection) }
@@ -358,4 +399,20 @@ public enum NightlyRunner {
 /// A count shared by concurrent workers.
 final class Counter: Sendable {
     let value = Mutex(0)
+}
+
+/// Time spent per phase of a batch, for `--log-level debug`.
+struct PhaseTimer {
+    var last = ContinuousClock.now
+    var phases: [(String, Duration)] = []
+
+    mutating func mark(_ name: String) {
+        let now = ContinuousClock.now
+        phases.append((name, now - last))
+        last = now
+    }
+
+    var summary: String {
+        phases.map { "\($0.0) \(($0.1.components.seconds * 1000) + $0.1.components.attoseconds / 1_000_000_000_000_000)" }.joined(separator: ", ")
+    }
 }

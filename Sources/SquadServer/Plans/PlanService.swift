@@ -177,3 +177,29 @@ public enum PlanService {
         return PlanView(plan: plan, weeks: views)
     }
 }
+
+extension PlanService {
+    /// A coach's change of one planned day: recorded as a revision by the coach, sent to
+    /// devices, and locked so that no nightly rule ever changes that day again.
+    public static func override(handle: String, date: Day, type: SessionType, kilometres: Double?, note: String?, coach: String,
+                                now: Date, on connection: Connection) throws -> PlanChange {
+        let athlete = try RuleStore.athlete(handle, on: connection)
+        guard let plan = try PlanStore.active(athleteID: athlete.id, on: connection) else {
+            throw AdminError(.notFound, "\(handle) has no plan to override; make one with `coach plan generate`")
+        }
+        let days = try PlanStore.days(planID: plan.planID, from: date, to: date, on: connection)
+        guard let day = days[date] else {
+            throw AdminError(.notFound, "\(handle)'s plan has no day \(date) (it runs from \(plan.startDate) to \(plan.endDate))")
+        }
+        if let kilometres, !(0...300).contains(kilometres) { throw AdminError(.invalid, "--km: must be 0 to 300") }
+        let metres = kilometres.map { Int(($0 * 1000).rounded()) } ?? (type == .rest ? 0 : day.session.distanceMetres)
+        var after = PlannedSession.make(type, on: date, metres: metres)
+        if type == day.session.type { after.target = day.session.target; after.drills = day.session.drills }
+        after.note = note
+        let change = PlanChange(rule: "coach_override", sessionDate: date, before: day.session, after: after,
+                                reason: note.map { "coach override: \($0)" } ?? "coach override",
+                                evidence: .object(["coach": .string(coach)]))
+        try PlanStore.apply([change], author: .coach(coach), planID: plan.planID, athlete: athlete, days: days, now: now, on: connection)
+        return change
+    }
+}

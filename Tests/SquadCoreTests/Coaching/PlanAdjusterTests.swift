@@ -88,6 +88,26 @@ struct PlanAdjusterTests {
         #expect(PlanAdjuster.adjust(Self.input(fatigue: twoDays)).changes.isEmpty)
     }
 
+    @Test("cutback_week: a scheduled cutback week is at most last week's actual - 25%")
+    func scheduledCutback() throws {
+        // The week of 2026-12-14 is a cutback week of the plan (27.1 km after 36.1 km).
+        let night = Day("2026-12-13")!
+        let monday = night.adding(days: 1)
+        var days: [Day: PlanDay] = [:]
+        for week in Self.weeks { for session in week.sessions where session.date > night { days[session.date] = PlanDay(session: session, phase: week.phase, weekCutback: week.cutback, coachLocked: false) } }
+        #expect(days[monday]?.weekCutback == true)
+        var actual: [Day: Double] = [:]
+        for offset in 0..<7 { actual[night.weekStart.adding(days: offset)] = 30.0 / 7 }  // 30 km instead of 36.1
+        let cut = PlanAdjuster.adjust(Self.input(days: days, actual: actual, night: night))
+        #expect(!cut.changes.isEmpty && cut.changes.allSatisfy { $0.rule == "cutback_week" })
+        let after = (0..<7).reduce(0.0) { $0 + (cut.days[monday.adding(days: $1)]?.session.kilometres ?? 0) }
+        #expect(after <= 22.5 + 0.05 && after > 21.5, "\(after)")
+
+        // Just under: the plan's week was made for the 36.1 km the athlete ran.
+        let planned = PlanAdjuster.adjust(Self.input(days: days, night: night))
+        #expect(planned.changes.isEmpty, "\(planned.changes.map(\.reason))")
+    }
+
     @Test("volume_cap: next week at most last week's actual + 10%")
     func volumeCap() throws {
         let monday = Self.night.adding(days: 1)
