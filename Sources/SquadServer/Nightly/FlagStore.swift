@@ -51,15 +51,18 @@ public enum FlagStore {
     }
 
     /// Raises flags (the caller knows no live flag of their code exists), in one statement.
-    public static func raise(_ batch: [(athleteID: Int64, signal: FlagSignal, day: Day, id: UUID)], on connection: Connection) throws {
+    /// A flag raised and cleared within one catch-up run comes with its `clearedOn`.
+    public static func raise(_ batch: [(athleteID: Int64, signal: FlagSignal, day: Day, id: UUID, clearedOn: Day?)], on connection: Connection) throws {
         guard !batch.isEmpty else { return }
         try connection.execute("""
-            INSERT INTO flags (flag_id, athlete_id, code, severity, raised_on, rule, rule_version, evidence, data_quality)
-            SELECT f.id, f.athlete, f.code, f.severity, f.day, f.rule, f.version, f.evidence::jsonb, f.quality
+            INSERT INTO flags (flag_id, athlete_id, code, severity, raised_on, rule, rule_version, evidence, data_quality, status, cleared_on)
+            SELECT f.id, f.athlete, f.code, f.severity, f.day, f.rule, f.version, f.evidence::jsonb, f.quality,
+                   CASE WHEN f.cleared IS NULL THEN 'open' ELSE 'cleared' END, f.cleared
             FROM unnest(\(batch.map(\.id)), \(batch.map(\.athleteID)), \(batch.map(\.signal.code.rawValue))::text[],
                         \(batch.map(\.signal.severity.rawValue))::text[], \(batch.map(\.day)), \(batch.map(\.signal.rule))::text[],
-                        \(batch.map(\.signal.ruleVersion)), \(batch.map(\.signal.evidence.canonicalText))::text[], \(batch.map(\.signal.dataQuality))::text[])
-                 AS f(id, athlete, code, severity, day, rule, version, evidence, quality)
+                        \(batch.map(\.signal.ruleVersion)), \(batch.map(\.signal.evidence.canonicalText))::text[], \(batch.map(\.signal.dataQuality))::text[],
+                        \(batch.map(\.clearedOn)))
+                 AS f(id, athlete, code, severity, day, rule, version, evidence, quality, cleared)
             """)
     }
 

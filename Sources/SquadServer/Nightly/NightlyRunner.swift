@@ -320,7 +320,13 @@ public enum NightlyRunner {
                     holding[code] = signal
                     if let flag = live[code.rawValue] {
                         if let severity = Severity(rawValue: flag.severity), signal.severity > severity {
-                            outcome.escalations.append((flag, signal))
+                            if let index = outcome.raises.firstIndex(where: { $0.2.id == flag.id }) {
+                                // Raised earlier in this run: it is written once, as it ends up.
+                                outcome.raises[index].0 = signal
+                                outcome.raises[index].2.severity = signal.severity.rawValue
+                            } else {
+                                outcome.escalations.append((flag, signal))
+                            }
                             live[code.rawValue]?.severity = signal.severity.rawValue
                         }
                     } else {
@@ -333,7 +339,13 @@ public enum NightlyRunner {
                     }
                 case .clear:
                     if var flag = live[code.rawValue] {
-                        outcome.clears.append((flag, night))
+                        if let index = outcome.raises.firstIndex(where: { $0.2.id == flag.id }) {
+                            // Raised and cleared within one catch-up: stored as cleared.
+                            outcome.raises[index].2.status = "cleared"
+                            outcome.raises[index].2.clearedOn = night
+                        } else {
+                            outcome.clears.append((flag, night))
+                        }
                         flag.status = "cleared"
                         flag.clearedOn = night
                         outcome.report.flagsCleared.append(flag)
@@ -376,8 +388,9 @@ public enum NightlyRunner {
     /// Writes computed outcomes: a few set-based statements for the whole batch.
     static func write(_ outcomes: [Outcome], now: Date, on connection: Connection) throws {
         try NightlyStore.saveMetrics(outcomes.map { ($0.athlete.id, $0.metrics, $0.activeFlags) }, on: connection)
-        try FlagStore.raise(outcomes.flatMap { outcome in outcome.raises.map { (outcome.athlete.id, $0.0, $0.1, $0.2.id) } }, on: connection)
+        // Clears first: a flag cleared and raised again in one catch-up must not meet its old self.
         try FlagStore.clear(outcomes.flatMap { $0.clears.map { ($0.0.id, $0.1) } }, on: connection)
+        try FlagStore.raise(outcomes.flatMap { outcome in outcome.raises.map { (outcome.athlete.id, $0.0, $0.1, $0.2.id, $0.2.clearedOn) } }, on: connection)
         for outcome in outcomes {
             for (flag, signal) in outcome.escalations { try FlagStore.escalate(flag, to: signal, on: connection) }
         }

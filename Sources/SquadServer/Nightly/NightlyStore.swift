@@ -182,7 +182,9 @@ public enum NightlyStore {
                        END AS fade,
                        CASE WHEN kind = 'run' AND is_quality THEN coalesce(
                            g.entry_id::text = ANY(dr.befores)
-                           OR EXISTS (SELECT 1 FROM unnest(dr.starts) AS s(at) WHERE s.at BETWEEN g.started_at - interval '2 hours' AND g.started_at),
+                           -- drills logged with only a date count for that day's session
+                           OR EXISTS (SELECT 1 FROM unnest(dr.starts) AS s(at)
+                                      WHERE s.at IS NULL OR s.at BETWEEN g.started_at - interval '2 hours' AND g.started_at),
                            false)
                        END AS warmed_up,
                        CASE WHEN kind = 'wellness' AND jsonb_typeof(b -> 'pain') = 'array' THEN

@@ -79,7 +79,7 @@ public struct SimulatedAthlete: Sendable {
                 "hrv": .object(["rmssd_ms": .number((Double.random(in: 35...95, using: &random) * 10).rounded() / 10)]),
                 "sleep": .object(["asleep_s": .int(Int64(sleepHours * 3600))]),
                 "soreness": .int(Int64.random(in: 0...6, using: &random)),
-                "legs": .string(["springy", "normal", "normal", "normal", "heavy", "dead"].randomElement(using: &random)!),
+                "legs": .string(["springy", "springy", "normal", "normal", "normal", "normal", "normal", "normal", "normal", "normal", "normal", "heavy"].randomElement(using: &random)!),
                 "mood": .int(Int64.random(in: 2...5, using: &random)),
                 "motivation": .int(Int64.random(in: 2...5, using: &random)),
                 "illness": .bool(illness),
@@ -132,7 +132,7 @@ public struct SimulatedAthlete: Sendable {
         for (day, entry, start) in runsForEdits where Int.random(in: 0..<3, using: &random) == 0 {
             let editDay = min(day + Int.random(in: 1...2, using: &random), days - 1)
             patch(on: \.phone, day: editDay, entry: entry, at: start + 86_400_000,
-                  set: ["body.rpe": .int(Int64.random(in: 3...8, using: &random)), "body.notes": .string("phone: \(["calf tight", "smooth", "windy", "hot"].randomElement(using: &random)!)")])
+                  set: ["body.rpe": .int(Int64.random(in: 3...5, using: &random)), "body.notes": .string("phone: \(["calf tight", "smooth", "windy", "hot"].randomElement(using: &random)!)")])
             if Int.random(in: 0..<4, using: &random) == 0 {
                 patch(on: \.watch, day: editDay, entry: entry, at: start + 86_000_000, set: ["body.notes": .string("watch: lap button pressed late")])
             }
@@ -177,7 +177,7 @@ public struct SimulatedAthlete: Sendable {
             elapsed += splitPace.rounded()
         }
         let duration = Int64(elapsed)
-        let rpe: Int64 = plan == "easy" ? Int64.random(in: 2...4, using: &random) : plan == "long" ? Int64.random(in: 4...6, using: &random) : Int64.random(in: 6...9, using: &random)
+        let rpe: Int64 = plan == "easy" ? Int64.random(in: 2...4, using: &random) : plan == "long" ? Int64.random(in: 3...5, using: &random) : Int64.random(in: 6...9, using: &random)
         let entry = create(on: \.watch, day: day, at: start + duration * 1000, kind: "run", time: [
             "start": .string(ISOInstant.formatMillis(start)), "end": .string(ISOInstant.formatMillis(start + duration * 1000)),
             "tz": .string(timeZone), "local_date": .string(localDate),

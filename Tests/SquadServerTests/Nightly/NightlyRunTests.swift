@@ -178,4 +178,27 @@ struct NightlyRunTests {
             try await fixture.pool.withTransaction { try RuleStore.set([(key: "rhr_elevated.pct", value: "500")], scope: .athlete("ana"), on: $0) }
         }
     }
+
+    @Test("a catch-up that clears a flag and raises it again, and raises and clears one, keeps one row per episode")
+    func flagEpisodesInOneCatchUp() async throws {
+        let fixture = try await NightlyFixture.make()
+        defer { Task { await fixture.close() } }
+        let days = (0..<4).map { Self.night.adding(days: -3 + $0) }
+        try await fixture.log("ana", device: "phone", zip(days, [true, false, true, false]).map { NightlyFixture.wellness($0, zone: Self.zone, illness: $1) })
+        let first = try await fixture.nightly(days[0], now: Self.now)
+        #expect(first.athletes.first?.flagsRaised.map(\.code) == ["illness"])
+
+        let catchUp = try await fixture.nightly(Self.night, now: Self.now)
+        let ana = try #require(catchUp.athletes.first)
+        #expect(ana.nights == Array(days.dropFirst()))
+        #expect(ana.error == nil, "\(ana.error ?? "")")
+        #expect(ana.flagsRaised.map(\.date) == [days[2]])
+        #expect(ana.flagsCleared.map(\.clearedOn) == [days[1], days[3]])
+        let rows = try await fixture.pool.withConnection { connection in
+            try connection.query("SELECT raised_on::text, status, cleared_on::text FROM flags ORDER BY raised_on").map { try $0.decode((String, String, String?).self) }
+        }
+        #expect(rows.map { "\($0.0) \($0.1) \($0.2 ?? "-")" } == [
+            "\(days[0]) cleared \(days[1])", "\(days[2]) cleared \(days[3])",
+        ])
+    }
 }
