@@ -38,6 +38,29 @@ public struct DailyMetrics: Sendable, Equatable, Codable {
 
     public static let convention = "lambda=2/(N+1), N=7 acute, N=28 chronic"
 
+    public init(date: Day, km: Double, minutes: Double, load: Double, acuteLoad: Double, chronicLoad: Double, acwr: Double?, ewmaAcute: Double,
+                ewmaChronic: Double, acwrEWMA: Double?, monotony: Double?, strain: Double?, easyShare: Double?, last7Km: Double, previous7Km: Double,
+                weekKm: Double, weekPlannedKm: Double?, lastWeekCompliance: Double?) {
+        self.date = date
+        self.km = km
+        self.minutes = minutes
+        self.load = load
+        self.acuteLoad = acuteLoad
+        self.chronicLoad = chronicLoad
+        self.acwr = acwr
+        self.ewmaAcute = ewmaAcute
+        self.ewmaChronic = ewmaChronic
+        self.acwrEWMA = acwrEWMA
+        self.monotony = monotony
+        self.strain = strain
+        self.easyShare = easyShare
+        self.last7Km = last7Km
+        self.previous7Km = previous7Km
+        self.weekKm = weekKm
+        self.weekPlannedKm = weekPlannedKm
+        self.lastWeekCompliance = lastWeekCompliance
+    }
+
     enum CodingKeys: String, CodingKey {
         case date, km, minutes, load, acuteLoad = "acute_load", chronicLoad = "chronic_load", acwr
         case ewmaAcute = "ewma_acute", ewmaChronic = "ewma_chronic", acwrEWMA = "acwr_ewma"

@@ -161,6 +161,8 @@ public enum NightlyRunner {
         var evalNights: [Day]
         var seedFromZero: Bool
         var storeFrom: Day
+        var previousNight: Day? = nil
+        var revisedFrom: Day? = nil
     }
 
     static func processClaimed(_ batch: [NightlyStore.Candidate], options: Options, logger: Logger, on connection: Connection) throws -> ([AthleteNight], [String]) {
@@ -197,7 +199,8 @@ public enum NightlyRunner {
             }
             var from = min(changed ?? last.adding(days: 1), last.adding(days: 1), evalNights[0])
             from = max(from, target.adding(days: -400))
-            works.append(Work(candidate: candidate, rebuildFrom: from, metricsFrom: from, evalNights: evalNights, seedFromZero: false, storeFrom: from))
+            works.append(Work(candidate: candidate, rebuildFrom: from, metricsFrom: from, evalNights: evalNights, seedFromZero: false, storeFrom: from,
+                              previousNight: last, revisedFrom: changed.flatMap { $0 < evalNights[0] ? $0 : nil }))
         }
         guard !works.isEmpty else { return ([], skipped) }
 
@@ -237,6 +240,10 @@ public enum NightlyRunner {
         let already = try PlanStore.ruleRevisions(windows.map { ($0.planID, $0.to.adding(days: -28)) }, on: connection)
         timer.mark("plans")
 
+        let context = try DigestStore.context(works.map { (id: $0.candidate.athlete.id, night: $0.evalNights.last!) },
+                                              plans: plans.mapValues(\.planID), on: connection)
+        timer.mark("digest context")
+
         // Compute every athlete in Swift (no writes), then write the batch in a few statements.
         var outcomes: [Outcome] = []
         var nights: [AthleteNight] = []
@@ -246,7 +253,9 @@ public enum NightlyRunner {
             let outcome = computeAthlete(work, rollups: rollups[athlete.id] ?? [:], stored: stored[athlete.id] ?? [:], devices: devices[athlete.id] ?? [],
                                          live: liveFlags[athlete.id] ?? [:], plan: plan, planDays: plan.flatMap { planDays[$0.planID] } ?? [:],
                                          weeks: plan.flatMap { planWeeks[$0.planID] } ?? [:], already: plan.flatMap { already[$0.planID] } ?? [], seenSeq: heads[athlete.id] ?? 0)
-            outcomes.append(outcome)
+            var built = outcome
+            built.digest = DigestBuilder.build(outcome, devices: devices[athlete.id] ?? [], context: context[athlete.id] ?? DigestStore.Context())
+            outcomes.append(built)
         }
         timer.mark("compute")
         defer {
@@ -289,6 +298,13 @@ public enum NightlyRunner {
         var changes: [PlanChange]
         var newCutbackWeeks: Set<Day>
         var seenSeq: Int64
+        /// Flags live after the run plus those cleared in it, for the digest.
+        var digestFlags: [FlagStore.Flag] = []
+        /// Planned days after the night, as adjusted.
+        var upcoming: [Day: PlanDay] = [:]
+        var previousNight: Day?
+        var revisedFrom: Day?
+        var digest: Digest?
     }
 
     static func computeAthlete(_ work: Work, rollups: [Day: DayRollup], stored: [Day: (ewma: EWMAState, activeFlags: Int)],
@@ -358,6 +374,9 @@ public enum NightlyRunner {
             outcome.activeFlags[night] = live.keys.compactMap(FlagCode.init(rawValue:)).filter(\.isFatigue).count
         }
 
+        outcome.digestFlags = Array(live.values) + outcome.report.flagsCleared
+        outcome.previousNight = work.previousNight
+        outcome.revisedFrom = work.revisedFrom
         guard plan != nil else { return outcome }
         var upcoming: [Day: PlanDay] = [:]
         for offset in 1...28 {
@@ -381,6 +400,7 @@ public enum NightlyRunner {
         let adjusted = PlanAdjuster.adjust(input, skipping: tonight.contains { $0.hasSuffix(" recovery_swap") } ? ["recovery_swap"] : [])
         outcome.changes = adjusted.changes.filter { !tonight.contains("\(lastNight) \($0.sessionDate) \($0.rule)") }
         outcome.newCutbackWeeks = adjusted.newCutbackWeeks
+        outcome.upcoming = adjusted.days
         outcome.report.planChanges = outcome.changes.map { AnyJSON($0.json) }
         return outcome
     }
@@ -394,6 +414,7 @@ public enum NightlyRunner {
         for outcome in outcomes {
             for (flag, signal) in outcome.escalations { try FlagStore.escalate(flag, to: signal, on: connection) }
         }
+        try DigestStore.save(outcomes.map { (athleteID: $0.athlete.id, digest: $0.digest!) }, on: connection)
         var seen: [(Int64, Day, Int64)] = []
         for outcome in outcomes {
             var seenSeq = outcome.seenSeq
