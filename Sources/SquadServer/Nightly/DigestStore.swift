@@ -57,16 +57,10 @@ public enum DigestStore {
         return result
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
     /// Stores night digests (a re-processed night replaces its own), in one statement.
     public static func save(_ batch: [(athleteID: Int64, digest: Digest)], on connection: Connection) throws {
         guard !batch.isEmpty else { return }
-        let docs = try batch.map { String(decoding: try encoder.encode($0.digest), as: UTF8.self) }
+        let docs = batch.map(\.digest.json.canonicalText)
         try connection.execute("""
             INSERT INTO digests (athlete_id, night, digest, worst_severity)
             SELECT d.id, d.night, d.doc::jsonb, d.worst

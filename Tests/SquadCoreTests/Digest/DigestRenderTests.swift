@@ -83,4 +83,14 @@ struct DigestRenderTests {
         #expect(week.flags.map(\.code).sorted() == ["heavy_legs", "illness", "no_warmup"])
         #expect(week.planChanges.count == 1)
     }
+
+    @Test("the fast JSON form decodes back to the same digest as the Codable form")
+    func jsonForms() throws {
+        for digest in DigestFixtures.squad {
+            let fast = try JSONDecoder().decode(Digest.self, from: Data(digest.json.canonicalText.utf8))
+            #expect(fast == digest)
+            let encoded = try JSONEncoder().encode(digest)
+            #expect(try StrictJSON.parse(Array(encoded)).canonicalText == digest.json.canonicalText)
+        }
+    }
 }
