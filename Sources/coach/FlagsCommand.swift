@@ -54,3 +54,27 @@ struct AckCommand: AsyncParsableCommand {
         print("acknowledged \(flag.code) (\(flag.severity)) of \(flag.athlete) from \(flag.date)")
     }
 }
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Who acknowledged, overrode or resolved what, and when (newest first).",
+        discussion: "Examples:\n  coach audit\n  coach audit ana --json")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Only this athlete's entries.") var handle: String?
+    @Option(help: ArgumentHelp("How many entries.", valueName: "n")) var limit = 200
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let (handle, limit) = (self.handle, self.limit)
+        let entries = try await CommandContext.with(global) { context in
+            try await context.pool.withConnection { try AuditStore.list(handle: handle, limit: limit, on: $0) }
+        }
+        if json { try Output.json(entries); return }
+        if entries.isEmpty { print("no audit entries"); return }
+        Output.table(["WHEN", "WHO", "ATHLETE", "ACTION", "SUBJECT", "BEFORE -> AFTER", "NOTE"], entries.map { entry in
+            [Output.date(entry.at), entry.actor, entry.athlete ?? "-", entry.action, entry.subject,
+             "\(entry.before?.canonicalText ?? "-") -> \(entry.after?.canonicalText ?? "-")", entry.note ?? ""]
+        })
+    }
+}

@@ -107,6 +107,11 @@ extension FlagStore {
             guard let status = try existing.first?.decode(String.self, at: 0) else { throw AdminError(.notFound, "no flag \(id)") }
             throw AdminError(.conflict, "flag \(id) is \(status), not open")
         }
-        return try connection.query("SELECT \(columns) FROM flags f JOIN athletes a ON a.id = f.athlete_id WHERE f.flag_id = \(id)").map(decode)[0]
+        let rows2 = try connection.query("SELECT \(columns), f.athlete_id FROM flags f JOIN athletes a ON a.id = f.athlete_id WHERE f.flag_id = \(id)")
+        let flag = try decode(rows2[0])
+        try AuditStore.record(athleteID: try rows2[0].decode(Int64.self, at: 11), actor: coach, action: "flag.ack", subject: id.uuidString.lowercased(),
+                              before: .object(["status": .string("open"), "code": .string(flag.code)]),
+                              after: .object(["status": .string("acknowledged"), "code": .string(flag.code)]), note: note, on: connection)
+        return flag
     }
 }

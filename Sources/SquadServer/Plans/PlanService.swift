@@ -200,6 +200,8 @@ extension PlanService {
                                 reason: note.map { "coach override: \($0)" } ?? "coach override",
                                 evidence: .object(["coach": .string(coach)]))
         try PlanStore.apply([change], author: .coach(coach), planID: plan.planID, athlete: athlete, days: days, now: now, on: connection)
+        try AuditStore.record(athleteID: athlete.id, actor: coach, action: "plan.override", subject: date.description,
+                              before: change.before.json, after: change.after.json, note: note, on: connection)
         return change
     }
 }

@@ -71,6 +71,11 @@ struct NightlyFailureTests {
         #expect(stored.0 == "interval" && stored.1 && stored.2 == "true" && stored.3 == "race simulation")
         let history = try await fixture.pool.withConnection { try PlanStore.history(athleteID: RuleStore.athlete("ana", on: $0).id, on: $0) }
         #expect(history.contains { $0.author == "coach" && $0.actor == "maria" && $0.sessionDate == tuesday })
+        let audit = try await fixture.pool.withConnection { try AuditStore.list(handle: "ana", on: $0) }
+        #expect(audit.count == 1)
+        #expect(audit.first?.action == "plan.override" && audit.first?.actor == "maria" && audit.first?.subject == tuesday.description)
+        #expect(audit.first?.before?["type"]?.stringValue == change.before.type.rawValue && audit.first?.after?["type"]?.stringValue == "interval")
+        #expect(audit.first?.note == "race simulation")
     }
 
     @Test("an acknowledged flag is not raised again while its condition holds")
@@ -87,6 +92,9 @@ struct NightlyFailureTests {
         #expect(acknowledged.status == "acknowledged")
         await #expect(throws: AdminError.self) { try await fixture.pool.withTransaction { try FlagStore.acknowledge(flag.id, by: "maria", note: nil, on: $0) } }
 
+        let audit = try await fixture.pool.withConnection { try AuditStore.list(handle: nil, on: $0) }
+        #expect(audit.map(\.action) == ["flag.ack"] && audit.first?.actor == "maria" && audit.first?.note == "resting")
+        #expect(audit.first?.before?["status"]?.stringValue == "open" && audit.first?.after?["status"]?.stringValue == "acknowledged")
         let next = try await fixture.nightly(Self.night.adding(days: 1), now: Self.now.addingTimeInterval(86_400))
         #expect(next.athletes.first?.flagsRaised.isEmpty == true)
         #expect(try await fixture.count("SELECT count(*) FROM flags") == 1)
