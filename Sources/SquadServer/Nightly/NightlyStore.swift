@@ -327,7 +327,7 @@ public enum NightlyStore {
         for row in try connection.query("""
             SELECT d.athlete_id, d.name, (d.last_sync_at AT TIME ZONE a.time_zone)::date, (d.created_at AT TIME ZONE a.time_zone)::date
             FROM devices d JOIN athletes a ON a.id = d.athlete_id
-            WHERE d.athlete_id = ANY(\(ids)) AND d.revoked_at IS NULL AND d.name <> 'import'
+            WHERE d.athlete_id = ANY(\(ids)) AND d.revoked_at IS NULL AND d.name NOT IN ('import', 'coach')
             """) {
             let (id, name, last, enrolled) = try row.decode((Int64, String, Day?, Day).self)
             result[id, default: []].append(DeviceSyncState(name: name, lastSync: last, enrolled: enrolled))

@@ -8,6 +8,10 @@ public struct PushRequest: Sendable {
 
     public var ops: [Result<SyncOp, SyncOp.Invalid>]
 
+    public init(ops: [Result<SyncOp, SyncOp.Invalid>]) {
+        self.ops = ops
+    }
+
     /// Parses the body strictly; batch-level problems throw (HTTP 400, or 413 for too many ops).
     public static func parse(_ bytes: [UInt8]) throws(BatchError) -> PushRequest {
         let document: JSONValue
