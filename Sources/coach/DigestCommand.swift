@@ -23,20 +23,22 @@ struct DigestCommand: AsyncParsableCommand {
               coach digest ana --format json | jq .flags
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, markdown, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, markdown, json, html }
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "One athlete's full digest.") var handle: String?
     @Option(help: ArgumentHelp("Only this squad (squad view).", valueName: "name")) var squad: String?
     @Option(help: ArgumentHelp("The digest of this night or the latest before it (YYYY-MM-DD).", valueName: "date")) var date: String?
     @Flag(help: "The week so far instead of one night (with HANDLE).") var week = false
-    @Option(help: ArgumentHelp("text (default), markdown or json.", valueName: "format")) var format: Format = .text
+    @Option(help: ArgumentHelp("text (default), markdown, json, or html (with HANDLE and --out).", valueName: "format")) var format: Format = .text
+    @Option(help: ArgumentHelp("The file --format html writes: one self-contained page with SVG charts.", valueName: "file")) var out: String?
     @Option(help: ArgumentHelp("Columns for text (default: the terminal's, else 80).", valueName: "n")) var width: Int?
 
     func validate() throws {
         if let date, Day(date) == nil { throw ValidationError("--date: '\(date)' is not a date (YYYY-MM-DD)") }
         if week && handle == nil { throw ValidationError("--week needs an athlete: coach digest HANDLE --week") }
         if handle != nil && squad != nil { throw ValidationError("--squad is for the squad view; give either HANDLE or --squad") }
+        if format == .html && (handle == nil || out == nil) { throw ValidationError("--format html needs an athlete and a file: coach digest HANDLE --format html --out FILE") }
     }
 
     func run() async throws {
@@ -44,23 +46,36 @@ struct DigestCommand: AsyncParsableCommand {
         let (handle, squad, week) = (self.handle, self.squad, self.week)
         let renderer = DigestRenderer(width: width ?? Terminal.columns(), colour: Terminal.wantsColour())
         if let handle {
-            let digest = try await CommandContext.with(global) { context in
-                try await context.pool.withConnection { connection -> Digest? in
+            let wantsSeries = format == .html
+            let (found, series) = try await CommandContext.with(global) { context in
+                try await context.pool.withConnection { connection -> (Digest?, DigestSeries?) in
                     _ = try RuleStore.athlete(handle, on: connection)
+                    let digest: Digest?
                     if week {
                         let nights = try DigestStore.week(handle: handle, date: day ?? Day(ordinal: Int(Date().timeIntervalSince1970 / 86_400)), on: connection)
-                        return Digest.week(nights)
+                        digest = Digest.week(nights)
+                    } else {
+                        digest = try DigestStore.night(handle: handle, date: day, on: connection)
                     }
-                    return try DigestStore.night(handle: handle, date: day, on: connection)
+                    guard let digest, wantsSeries else { return (digest, nil) }
+                    return (digest, try DigestStore.series(handle: handle, until: digest.date, on: connection))
                 }
             }
-            guard let digest else {
+            guard let digest = found else {
                 throw AdminError(.notFound, "no digest for \(handle)\(day.map { " on or before \($0)" } ?? ""); digests are written by `coach nightly`")
             }
             switch format {
             case .json: try Output.json(digest)
             case .markdown: print(renderer.markdown(digest))
             case .text: print(renderer.athlete(digest))
+            case .html:
+                let file = out ?? "digest.html"
+                do {
+                    try DigestHTML.page(digest, series: series ?? DigestSeries(days: [], acwr: [], restingHR: [], hrv: [])).write(toFile: file, atomically: true, encoding: .utf8)
+                } catch {
+                    throw AdminError(.invalid, "cannot write \(file): \(error.localizedDescription)")
+                }
+                print("wrote \(file)")
             }
             return
         }
@@ -70,6 +85,7 @@ struct DigestCommand: AsyncParsableCommand {
         let title = squad ?? "All athletes"
         let shown = day ?? digests.map(\.date).max() ?? Day(ordinal: Int(Date().timeIntervalSince1970 / 86_400))
         switch format {
+        case .html: throw ValidationError("--format html needs an athlete")
         case .json: try Output.json(digests.rankedForAttention())
         case .markdown: print(renderer.markdownSquad(digests, title: title, date: shown))
         case .text:

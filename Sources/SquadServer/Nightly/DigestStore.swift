@@ -108,3 +108,30 @@ public enum DigestStore {
             """).map { try decode(try $0.decode(String.self, at: 0)) }
     }
 }
+
+extension DigestStore {
+    /// The daily series behind an athlete's charts: `days` days up to `date`.
+    public static func series(handle: String, until date: Day, days: Int = 56, on connection: Connection) throws -> DigestSeries {
+        let from = date.adding(days: -(days - 1))
+        var acwr: [Day: Double] = [:]
+        var restingHR: [Day: Double] = [:]
+        var hrv: [Day: Double] = [:]
+        for row in try connection.query("""
+            SELECT m.local_date, (m.metrics ->> 'acwr')::float8 FROM daily_metrics m
+            WHERE m.athlete_id = (SELECT id FROM athletes WHERE handle = \(handle)) AND m.local_date BETWEEN \(from) AND \(date)
+            """) {
+            let (day, value) = try row.decode((Day, Double?).self)
+            acwr[day] = value
+        }
+        for row in try connection.query("""
+            SELECT r.local_date, r.resting_hr, r.hrv_rmssd FROM daily_rollups r
+            WHERE r.athlete_id = (SELECT id FROM athletes WHERE handle = \(handle)) AND r.local_date BETWEEN \(from) AND \(date)
+            """) {
+            let (day, rhr, variability) = try row.decode((Day, Double?, Double?).self)
+            restingHR[day] = rhr
+            hrv[day] = variability
+        }
+        let range = Array(from...date)
+        return DigestSeries(days: range, acwr: range.map { acwr[$0] }, restingHR: range.map { restingHR[$0] }, hrv: range.map { hrv[$0] })
+    }
+}
