@@ -36,6 +36,13 @@ public struct APIError: Error, Sendable {
             // The database failed or is unreachable: nothing was committed, retrying is safe.
             logger.error("database failure", metadata: ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"])
             return APIError(.serviceUnavailable, "database_unavailable", "the database is unavailable; retry the same request", retryAfterSeconds: 2)
+        case let error as AdminError:
+            let status: HTTPResponse.Status = switch error.code {
+            case .notFound: .notFound
+            case .invalid: .badRequest
+            case .conflict: .conflict
+            }
+            return APIError(status, error.code.rawValue, error.message)
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, "payload_too_large", "the body is over \(PushRequest.maximumBytes) bytes")
         case let error as HTTPError:

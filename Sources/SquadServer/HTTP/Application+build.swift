@@ -31,6 +31,7 @@ public func buildApplication(
         }
     }
     SyncRoutes(pool: pool, logger: logger, now: now).register(on: router)
+    CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: "squadsync"),
