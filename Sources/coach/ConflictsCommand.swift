@@ -23,14 +23,20 @@ struct ConflictsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open conflicts, optionally one athlete's.")
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var remote: RemoteOptions
         @Argument(help: "Only this athlete's conflicts.") var handle: String?
         @Flag(help: "Also resolved and superseded ones.") var all = false
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let (handle, all) = (self.handle, self.all)
-            let conflicts = try await CommandContext.with(global) { context in
-                try await context.pool.withConnection { try ConflictService.list(handle: handle, includeClosed: all, on: $0) }
+            let conflicts: [ConflictService.Conflict]
+            if let api = try remote.api() {
+                conflicts = try await api.get(CoachAPI.path("/v1/coach/conflicts", [("athlete", handle), ("all", all ? "true" : nil)]))
+            } else {
+                conflicts = try await CommandContext.with(global) { context in
+                    try await context.pool.withConnection { try ConflictService.list(handle: handle, includeClosed: all, on: $0) }
+                }
             }
             if json { try Output.json(conflicts); return }
             if conflicts.isEmpty { print(all ? "no conflicts" : "no open conflicts"); return }
@@ -44,6 +50,7 @@ struct ConflictsCommand: AsyncParsableCommand {
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Settle a conflict: keep the standing value or the other one.")
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var remote: RemoteOptions
         @Argument(help: "The conflict id (from coach conflicts).") var conflictID: String
         @Option(help: ArgumentHelp("kept (the standing value) or other (the losing one).", valueName: "side")) var keep: String
         @Option(help: ArgumentHelp("Who resolves (default: $USER).", valueName: "name")) var coach: String?
@@ -54,8 +61,13 @@ struct ConflictsCommand: AsyncParsableCommand {
             let keep = self.keep
             let coach = self.coach ?? ProcessInfo.processInfo.environment["USER"] ?? "coach"
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            let conflict = try await CommandContext.with(global) { context in
-                try await context.pool.withTransaction { try ConflictService.resolve(id, keep: keep, coach: coach, nowMillis: now, on: $0) }
+            let conflict: ConflictService.Conflict
+            if let api = try remote.api() {
+                conflict = try await api.post("/v1/coach/conflicts/\(id.uuidString.lowercased())/resolve", body: .object(["keep": .string(keep)]))
+            } else {
+                conflict = try await CommandContext.with(global) { context in
+                    try await context.pool.withTransaction { try ConflictService.resolve(id, keep: keep, coach: coach, nowMillis: now, on: $0) }
+                }
             }
             print("resolved \(conflict.field) of \(conflict.athlete)'s entry \(conflict.entryID.uuidString.lowercased()): kept \(keep == "kept" ? "the standing value" : "the other value")")
         }

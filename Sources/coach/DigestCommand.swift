@@ -26,6 +26,7 @@ struct DigestCommand: AsyncParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, markdown, json, html }
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var remote: RemoteOptions
     @Argument(help: "One athlete's full digest.") var handle: String?
     @Option(help: ArgumentHelp("Only this squad (squad view).", valueName: "name")) var squad: String?
     @Option(help: ArgumentHelp("The digest of this night or the latest before it (YYYY-MM-DD).", valueName: "date")) var date: String?
@@ -45,6 +46,22 @@ struct DigestCommand: AsyncParsableCommand {
         let day = date.flatMap(Day.init)
         let (handle, squad, week) = (self.handle, self.squad, self.week)
         let renderer = DigestRenderer(width: width ?? Terminal.columns(), colour: Terminal.wantsColour())
+        if let api = try remote.api() {
+            guard format != .html else { throw UsageError(message: "--format html reads the daily series from the database: run it on the server") }
+            if let handle {
+                let path = CoachAPI.path("/v1/coach/athletes/\(handle)/digest", [("date", date), ("week", week ? "true" : nil)])
+                let digest: Digest = try await api.get(path)
+                switch format {
+                case .json: try Output.json(digest)
+                case .markdown: print(renderer.markdown(digest))
+                case .text, .html: print(renderer.athlete(digest))
+                }
+            } else {
+                let digests: [Digest] = try await api.get(CoachAPI.path("/v1/coach/digest", [("squad", squad), ("date", date)]))
+                try printSquad(digests, renderer: renderer, day: day)
+            }
+            return
+        }
         if let handle {
             let wantsSeries = format == .html
             let (found, series) = try await CommandContext.with(global) { context in
@@ -82,6 +99,10 @@ struct DigestCommand: AsyncParsableCommand {
         let digests = try await CommandContext.with(global) { context in
             try await context.pool.withConnection { try DigestStore.squad(squad, date: day, on: $0) }
         }
+        try printSquad(digests, renderer: renderer, day: day)
+    }
+
+    func printSquad(_ digests: [Digest], renderer: DigestRenderer, day: Day?) throws {
         let title = squad ?? "All athletes"
         let shown = day ?? digests.map(\.date).max() ?? Day(ordinal: Int(Date().timeIntervalSince1970 / 86_400))
         switch format {

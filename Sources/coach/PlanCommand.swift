@@ -165,6 +165,7 @@ extension PlanCommand {
                   coach plan override ana 2026-12-03 --type easy --km 6
                 """)
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var remote: RemoteOptions
         @Argument(help: "The athlete's handle.") var handle: String
         @Argument(help: "The day (YYYY-MM-DD).") var date: String
         @Option(help: ArgumentHelp("rest, easy, long, recovery, strides, tempo, interval, hills, fartlek, race, drills or cross.", valueName: "type"))
@@ -181,13 +182,21 @@ extension PlanCommand {
             }
             let (handle, km, note) = (self.handle, self.km, self.note)
             let coach = self.coach ?? ProcessInfo.processInfo.environment["USER"] ?? "coach"
-            let change = try await CommandContext.with(global) { context in
-                try await context.pool.withTransaction { connection in
-                    try PlanService.override(handle: handle, date: day, type: sessionType, kilometres: km, note: note, coach: coach, now: Date(), on: connection)
+            let change: JSONValue
+            if let api = try remote.api() {
+                var body: [String: JSONValue] = ["date": .string(day.description), "type": .string(sessionType.rawValue)]
+                if let km { body["km"] = .double(km) }
+                if let note { body["note"] = .string(note) }
+                change = try await api.post("/v1/coach/athletes/\(handle)/plan/override", body: .object(body))
+            } else {
+                change = try await CommandContext.with(global) { context in
+                    try await context.pool.withTransaction { connection in
+                        try PlanService.override(handle: handle, date: day, type: sessionType, kilometres: km, note: note, coach: coach, now: Date(), on: connection).json
+                    }
                 }
             }
-            if json { try Output.json(AnyJSON(change.json)); return }
-            print("\(handle) \(day): \(change.before.type.rawValue) \(String(format: "%.1f", change.before.kilometres)) km -> \(change.after.type.rawValue) \(String(format: "%.1f", change.after.kilometres)) km (coach \(coach))")
+            if json { try Output.json(change); return }
+            print("\(handle) \(day): \(DigestRenderer.changeText(change))")
         }
     }
 }

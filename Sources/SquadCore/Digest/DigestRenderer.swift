@@ -175,7 +175,7 @@ public struct DigestRenderer: Sendable {
         }
     }
 
-    static func changeText(_ change: JSONValue) -> String {
+    public static func changeText(_ change: JSONValue) -> String {
         func describe(_ session: JSONValue?) -> String {
             guard let session else { return "?" }
             let type = session["type"]?.stringValue ?? "?"

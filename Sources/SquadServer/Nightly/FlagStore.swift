@@ -5,7 +5,7 @@ import SquadCore
 /// All SQL for flags: at most one live (open or acknowledged) flag per athlete and code.
 public enum FlagStore {
     /// A stored flag as coaches and `--json` see it.
-    public struct Flag: Sendable, Encodable, Equatable {
+    public struct Flag: Sendable, Codable, Equatable {
         public var id: UUID
         public var athlete: String
         public var code: String

@@ -395,7 +395,11 @@ public struct RawJSON: Sendable, Encodable {
 }
 
 /// A `JSONValue` encoded as the JSON it is (not as text).
-public struct AnyJSON: Sendable, Encodable {
+public struct AnyJSON: Sendable, Codable {
+    public init(from decoder: any Decoder) throws {
+        value = try JSONValue(from: decoder)
+    }
+
     public var value: JSONValue
     public init(_ value: JSONValue) { self.value = value }
 

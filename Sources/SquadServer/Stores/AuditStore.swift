@@ -4,7 +4,7 @@ import SquadCore
 
 /// The audit trail of coach actions. Written in the same transaction as the action.
 public enum AuditStore {
-    public struct Entry: Sendable, Encodable {
+    public struct Entry: Sendable, Codable {
         public var id: Int64
         public var athlete: String?
         public var actor: String

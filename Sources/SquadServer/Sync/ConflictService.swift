@@ -6,7 +6,7 @@ import SquadCore
 /// lost"). Settling with `--keep other` writes the losing value through the same merge
 /// engine as a device would, from the athlete's "coach" pseudo-device, so devices pull it.
 public enum ConflictService {
-    public struct Conflict: Sendable, Encodable {
+    public struct Conflict: Sendable, Codable {
         public var id: UUID
         public var athlete: String
         public var entryID: UUID
