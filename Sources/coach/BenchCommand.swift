@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure performance on this machine.",
-        subcommands: [Push.self, Nightly.self]
+        subcommands: [Push.self, Nightly.self, Digest.self]
     )
 
     struct Push: AsyncParsableCommand {
@@ -103,6 +103,41 @@ struct BenchCommand: AsyncParsableCommand {
                  String(format: "%.2f", result.incrementalToAggregation)],
             ])
             print("goals: first run <= 2.0, incremental <= 0.2; athletes failed: \(result.failed)")
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Digest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "digest",
+            abstract: "The squad view for a squad with a year of history: p50 and p99, in process and through the coach API.",
+            discussion: "Build with -c release:\n  swift run -c release coach bench digest --athletes 200")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Athletes in the squad.") var athletes: Int = 200
+        @Option(help: "Days of history per athlete.") var days: Int = 365
+        @Option(help: "Squad views timed per path.") var runs: Int = 100
+        @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_556
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            let configuration = try global.configuration()
+            let logger = Logs.logger(configuration.logLevel)
+            let quiet = json
+            let (athletes, days, runs, port) = (self.athletes, self.days, self.runs, self.port)
+            let result = try await withScratchDatabase(configuration, logger: logger, poolSize: 4) { pool in
+                try await DigestBenchmark.run(athletes: athletes, days: days, runs: runs, port: port, pool: pool, logger: logger) { line in
+                    if !quiet { FileHandle.standardError.write(Data("... \(line)\n".utf8)) }
+                }
+            }
+            if json { try Output.json(result); return }
+            print("machine: \(result.machine)")
+            print("squad of \(result.athletes) athletes, \(result.days) days each; \(result.runs) squad views per path")
+            Output.table(["PATH", "P50 MS", "P99 MS"], [
+                ["in process (read + render)", String(format: "%.1f", result.localP50Milliseconds), String(format: "%.1f", result.localP99Milliseconds)],
+                ["coach API over HTTP (+ decode + render)", String(format: "%.1f", result.httpP50Milliseconds), String(format: "%.1f", result.httpP99Milliseconds)],
+            ])
+            print("goal: under 150 ms locally")
         }
     }
 }
