@@ -1,4 +1,6 @@
 import Foundation
+import HummingbirdTesting
+import Logging
 import Postgres
 import SquadCore
 import SquadServer
@@ -69,6 +71,16 @@ struct NightlyFailureTests {
                 """)[0].decode((String, Bool, String, String).self)
         }
         #expect(stored.0 == "interval" && stored.1 && stored.2 == "true" && stored.3 == "race simulation")
+        // The athlete's device pulls the override like any change.
+        let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "ana-tablet", type: "other", on: $0).1 }
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, logger: Logger(label: "test"), now: { Self.now })
+        try await app.test(.router) { client in
+            let (changes, _) = try await client.pullAll(token: token)
+            let day = changes.first { $0["kind"]?.stringValue == "plan_session" && $0["entry"]?["body"]?["date"]?.stringValue == tuesday.description }
+            #expect(day?["entry"]?["body"]?["type"]?.stringValue == "interval")
+            #expect(day?["entry"]?["body"]?["coach_override"] == .bool(true))
+            #expect(day?["entry"]?["body"]?["note"]?.stringValue == "race simulation")
+        }
         let history = try await fixture.pool.withConnection { try PlanStore.history(athleteID: RuleStore.athlete("ana", on: $0).id, on: $0) }
         #expect(history.contains { $0.author == "coach" && $0.actor == "maria" && $0.sessionDate == tuesday })
         let audit = try await fixture.pool.withConnection { try AuditStore.list(handle: "ana", on: $0) }
