@@ -394,46 +394,16 @@ public struct RawJSON: Sendable, Encodable {
     }
 }
 
-/// A `JSONValue` encoded as the JSON it is (not as text).
+/// A `JSONValue` in a `Codable` document (JSONValue itself codes as plain JSON).
 public struct AnyJSON: Sendable, Codable {
+    public var value: JSONValue
+    public init(_ value: JSONValue) { self.value = value }
+
     public init(from decoder: any Decoder) throws {
         value = try JSONValue(from: decoder)
     }
 
-    public var value: JSONValue
-    public init(_ value: JSONValue) { self.value = value }
-
     public func encode(to encoder: any Encoder) throws {
-        switch value {
-        case .null:
-            var container = encoder.singleValueContainer()
-            try container.encodeNil()
-        case .bool(let flag):
-            var container = encoder.singleValueContainer()
-            try container.encode(flag)
-        case .int(let number):
-            var container = encoder.singleValueContainer()
-            try container.encode(number)
-        case .double(let number):
-            var container = encoder.singleValueContainer()
-            try container.encode(number)
-        case .string(let text):
-            var container = encoder.singleValueContainer()
-            try container.encode(text)
-        case .array(let items):
-            var container = encoder.unkeyedContainer()
-            for item in items { try container.encode(AnyJSON(item)) }
-        case .object(let members):
-            var container = encoder.container(keyedBy: AnyKey.self)
-            for (key, item) in members { try container.encode(AnyJSON(item), forKey: AnyKey(key)) }
-        }
-    }
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ string: String) { stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+        try value.encode(to: encoder)
     }
 }
