@@ -31,6 +31,9 @@ public enum Serve {
         }
         services.append(DatabasePoolService(pool: pool))
         services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger))
+        if let at = configuration.nightlyAt {
+            services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
+        }
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("serving", metadata: [

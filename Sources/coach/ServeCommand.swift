@@ -11,6 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
 
             Example:
               coach serve --host 0.0.0.0 --port 8080
+              coach serve --nightly-at 02:30      # no cron: the daemon runs the nightly job itself
             """
     )
 
@@ -28,9 +29,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db-acquire-timeout"), help: ArgumentHelp("Seconds to wait for a free connection (env SQUAD_DB_ACQUIRE_TIMEOUT). Default: 10.", valueName: "seconds"))
     var acquireTimeout: String?
 
+    @Option(name: .customLong("nightly-at"), help: ArgumentHelp("Also run the nightly job at HH:MM, server local time (env SQUAD_NIGHTLY_AT). Default: off (cron runs it).", valueName: "time"))
+    var nightlyAt: String?
+
     func run() async throws {
         let configuration = try global.configuration(
-            extra: [.host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout],
+            extra: [.host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .nightlyAt: nightlyAt],
             defaultLogLevel: "info")
         try await Serve.run(configuration: configuration, logger: Logs.logger(configuration.logLevel))
     }

@@ -7,11 +7,26 @@ public struct Configuration: Sendable {
     public var database: DatabaseConfiguration
     public var http: HTTPConfiguration
     public var logLevel: Logger.Level
+    /// When `coach serve` runs the nightly job itself (hour, minute, server local time); nil: never.
+    public var nightlyAt: (hour: Int, minute: Int)?
 
-    public init(database: DatabaseConfiguration, http: HTTPConfiguration = HTTPConfiguration(), logLevel: Logger.Level = .info) {
+    public init(database: DatabaseConfiguration, http: HTTPConfiguration = HTTPConfiguration(), logLevel: Logger.Level = .info, nightlyAt: (hour: Int, minute: Int)? = nil) {
         self.database = database
         self.http = http
         self.logLevel = logLevel
+        self.nightlyAt = nightlyAt
+    }
+
+    /// Parses `HH:MM` (24 h); `off` or empty is nil.
+    public static func parseTimeOfDay(_ text: String) throws -> (hour: Int, minute: Int)? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed == "off" { return nil }
+        let parts = trimmed.split(separator: ":")
+        guard parts.count == 2, parts[0].count <= 2, parts[1].count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]),
+              (0...23).contains(hour), (0...59).contains(minute) else {
+            throw ConfigurationError(setting: .nightlyAt, message: "'\(text)' is not a time of day like 02:30 (or off)")
+        }
+        return (hour, minute)
     }
 
     /// Reads every setting; throws `ConfigurationError` naming the first bad one.
@@ -23,6 +38,7 @@ public struct Configuration: Sendable {
             throw ConfigurationError(setting: .logLevel, message: "'\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = level
+        nightlyAt = try reader.string(.nightlyAt).flatMap(Self.parseTimeOfDay)
     }
 
     /// Each setting with its effective value, secrets masked, for `--help`-style listings and logs.
@@ -36,6 +52,7 @@ public struct Configuration: Sendable {
             (.host, http.host),
             (.port, String(http.port)),
             (.logLevel, logLevel.rawValue),
+            (.nightlyAt, nightlyAt.map { String(format: "%02d:%02d", $0.hour, $0.minute) } ?? "off"),
         ]
     }
 }

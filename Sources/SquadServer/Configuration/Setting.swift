@@ -49,6 +49,10 @@ extension Setting {
         flag: "log-level", environment: "SQUAD_LOG_LEVEL", defaultDescription: "info",
         help: "trace, debug, info, notice, warning, error or critical")
 
+    public static let nightlyAt = Setting(
+        flag: "nightly-at", environment: "SQUAD_NIGHTLY_AT", defaultDescription: "off (cron or the systemd timer runs `coach nightly`)",
+        help: "HH:MM (server local time): `coach serve` also runs the nightly job in process, under the same per-athlete claims")
+
     /// Every setting, in the order the README documents them.
-    public static let all: [Setting] = [databaseURL, home, schemaDirectory, poolSize, acquireTimeout, host, port, logLevel]
+    public static let all: [Setting] = [databaseURL, home, schemaDirectory, poolSize, acquireTimeout, host, port, logLevel, nightlyAt]
 }
