@@ -9,12 +9,15 @@ struct Coach: AsyncParsableCommand {
             PostgreSQL cluster under --home (SQUAD_HOME), created and started on first use.
 
             Start here:
-              coach migrate                      create the database and apply the schema
+              coach migrate                  create the database, apply the schema
               coach squads create "Tuesday Club"
-              coach athletes add ana --name "Ana Costa" --squad "Tuesday Club" --tz Europe/Lisbon
-              coach serve                        run the HTTP server (Ctrl-C stops it)
-              coach plan generate ana --race 2027-04-18 --distance half --days-per-week 5 --start-km 30
-              coach nightly                      metrics, flags and plan changes (run it from cron)
+              coach athletes add ana --name "Ana Costa" \\
+                  --squad "Tuesday Club" --tz Europe/Lisbon
+              coach serve                    the HTTP server (Ctrl-C stops it)
+              coach plan generate ana --race 2027-04-18 --distance half \\
+                  --days-per-week 5 --start-km 30
+              coach nightly                  metrics, flags, plan changes (cron)
+              coach digest                   the squad, most urgent first
 
             Exit codes: 0 success, 1 runtime failure, 2 usage error.
             """,
