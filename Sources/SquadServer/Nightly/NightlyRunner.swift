@@ -64,6 +64,14 @@ public enum NightlyRunner {
 
     /// Days of history a first run reads, and of metrics warm-up before the first night.
     static let warmupDays = 90
+
+    /// Days before the first night (or stored metric) whose every rollup column a rule may
+    /// read: the short windows (sleep, legs, pain, cadence, warm-up, easy share). Older
+    /// days only feed volume, load and the resting HR and HRV baselines.
+    static func fullWindow(_ rules: RuleSet) -> Int {
+        let windows = ["perpetual_medium.window", "no_warmup.window", "heavy_legs.window", "pain.window", "form_fade.window", "short_sleep.window"]
+        return max(14, windows.map { Int(rules[$0]) }.max() ?? 14) + 1
+    }
     static let windowDays = 35
 
     public static func run(_ options: Options, pool: ConnectionPool, logger: Logger,
@@ -219,7 +227,10 @@ public enum NightlyRunner {
             (id: work.candidate.athlete.id, from: work.rebuildFrom, easyRPE: work.candidate.rules["easy.max_rpe"], easyHRPercent: work.candidate.rules["easy.max_hr_pct"])
         }, on: connection)
         timer.mark("rebuild rollups")
-        let rollups = try NightlyStore.rollups(works.map { (id: $0.candidate.athlete.id, from: min($0.metricsFrom, $0.evalNights[0]).adding(days: -windowDays)) }, on: connection)
+        let rollups = try NightlyStore.rollups(works.map { work in
+            (id: work.candidate.athlete.id, from: min(work.metricsFrom, work.evalNights[0]).adding(days: -windowDays),
+             fullFrom: min(work.storeFrom, work.evalNights[0]).adding(days: -Self.fullWindow(work.candidate.rules)))
+        }, on: connection)
         timer.mark("read rollups")
         if works.contains(where: \.seedFromZero) {
             stored.merge(try NightlyStore.storedMetrics(works.filter(\.seedFromZero).map { (id: $0.candidate.athlete.id, from: $0.evalNights[0].adding(days: -7)) }, on: connection)) { $1 }

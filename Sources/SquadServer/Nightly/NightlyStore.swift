@@ -238,41 +238,49 @@ public enum NightlyStore {
             """)
     }
 
-    /// Rollups of each athlete from a day on.
-    public static func rollups(_ targets: [(id: Int64, from: Day)], on connection: Connection) throws -> [Int64: [Day: DayRollup]] {
+    /// Rollups of each athlete from `from` on. Before `fullFrom` only the columns the long
+    /// windows use (volume, load, resting HR, HRV: baselines and chronic load) are sent; the
+    /// others come back as NULL, which costs nothing to decode.
+    public static func rollups(_ targets: [(id: Int64, from: Day, fullFrom: Day)], on connection: Connection) throws -> [Int64: [Day: DayRollup]] {
         guard !targets.isEmpty else { return [:] }
         var result: [Int64: [Day: DayRollup]] = [:]
         for row in try connection.query("""
-            SELECT r.athlete_id, r.local_date, run_m, run_s, train_s, load, runs, easy_s, hard_s, cadence_runs, low_cadence_runs,
-                   long_runs, worst_fade_pct, quality_runs, quality_no_warmup, resting_hr, hrv_rmssd, sleep_s, legs, soreness,
-                   illness, pain_max, pain_locations
-            FROM unnest(\(targets.map(\.id)), \(targets.map(\.from))) AS t(athlete_id, from_day)
-            CROSS JOIN LATERAL (SELECT * FROM daily_rollups WHERE athlete_id = t.athlete_id AND local_date >= t.from_day OFFSET 0) r
+            SELECT r.athlete_id, r.local_date, r.run_m, r.train_s, r.load, r.resting_hr, r.hrv_rmssd, r.recent,
+                   CASE WHEN r.recent THEN r.run_s END, CASE WHEN r.recent THEN r.runs END, CASE WHEN r.recent THEN r.easy_s END,
+                   CASE WHEN r.recent THEN r.hard_s END, CASE WHEN r.recent THEN r.cadence_runs END, CASE WHEN r.recent THEN r.low_cadence_runs END,
+                   CASE WHEN r.recent THEN r.long_runs END, CASE WHEN r.recent THEN r.worst_fade_pct END, CASE WHEN r.recent THEN r.quality_runs END,
+                   CASE WHEN r.recent THEN r.quality_no_warmup END, CASE WHEN r.recent THEN r.sleep_s END, CASE WHEN r.recent THEN r.legs END,
+                   CASE WHEN r.recent THEN r.soreness END, CASE WHEN r.recent THEN r.illness END, CASE WHEN r.recent THEN r.pain_max END,
+                   CASE WHEN r.recent THEN r.pain_locations END
+            FROM unnest(\(targets.map(\.id)), \(targets.map(\.from)), \(targets.map(\.fullFrom))) AS t(athlete_id, from_day, full_from)
+            CROSS JOIN LATERAL (SELECT d.*, d.local_date >= t.full_from AS recent FROM daily_rollups d
+                                WHERE d.athlete_id = t.athlete_id AND d.local_date >= t.from_day OFFSET 0) r
             """) {
-            let (id, day, runM, runS, trainS, load, runs, easyS, hardS, cadenceRuns, lowRuns) =
-                try row.decode((Int64, Day, Double, Double, Double, Double, Int, Double, Double, Int, Int).self)
+            let (id, day, runM, trainS, load, restingHR, hrv, recent) = try row.decode((Int64, Day, Double, Double, Double, Double?, Double?, Bool).self)
             var rollup = DayRollup(day: day)
             rollup.runMetres = runM
-            rollup.runSeconds = runS
             rollup.trainSeconds = trainS
             rollup.load = load
-            rollup.runs = runs
-            rollup.easySeconds = easyS
-            rollup.hardSeconds = hardS
-            rollup.cadenceRuns = cadenceRuns
-            rollup.lowCadenceRuns = lowRuns
-            rollup.longRuns = try row.decode(Int.self, at: 11)
-            rollup.worstFadePercent = try row.decode(Double?.self, at: 12)
-            rollup.qualityRuns = try row.decode(Int.self, at: 13)
-            rollup.qualityWithoutWarmup = try row.decode(Int.self, at: 14)
-            rollup.restingHR = try row.decode(Double?.self, at: 15)
-            rollup.hrvRMSSD = try row.decode(Double?.self, at: 16)
-            rollup.sleepSeconds = try row.decode(Double?.self, at: 17)
-            rollup.legs = try row.decode(String?.self, at: 18)
-            rollup.soreness = try row.decode(Double?.self, at: 19)
-            rollup.illness = try row.decode(Bool?.self, at: 20)
-            rollup.painMax = try row.decode(Double?.self, at: 21)
-            rollup.painLocations = try row.decode([String].self, at: 22)
+            rollup.restingHR = restingHR
+            rollup.hrvRMSSD = hrv
+            if recent {
+                rollup.runSeconds = try row.decode(Double.self, at: 8)
+                rollup.runs = try row.decode(Int.self, at: 9)
+                rollup.easySeconds = try row.decode(Double.self, at: 10)
+                rollup.hardSeconds = try row.decode(Double.self, at: 11)
+                rollup.cadenceRuns = try row.decode(Int.self, at: 12)
+                rollup.lowCadenceRuns = try row.decode(Int.self, at: 13)
+                rollup.longRuns = try row.decode(Int.self, at: 14)
+                rollup.worstFadePercent = try row.decode(Double?.self, at: 15)
+                rollup.qualityRuns = try row.decode(Int.self, at: 16)
+                rollup.qualityWithoutWarmup = try row.decode(Int.self, at: 17)
+                rollup.sleepSeconds = try row.decode(Double?.self, at: 18)
+                rollup.legs = try row.decode(String?.self, at: 19)
+                rollup.soreness = try row.decode(Double?.self, at: 20)
+                rollup.illness = try row.decode(Bool?.self, at: 21)
+                rollup.painMax = try row.decode(Double?.self, at: 22)
+                rollup.painLocations = try row.decode([String].self, at: 23)
+            }
             result[id, default: [:]][day] = rollup
         }
         return result
