@@ -95,16 +95,24 @@ struct CoachRoutes: Sendable {
         return try Self.encode(digest)
     }
 
-    func flags(_ request: Request) async throws -> Response {
+    /// A list for a coach: naming an athlete of another squad is 404; otherwise only the
+    /// items of athletes the coach may see are returned.
+    func visibleList<Item: Encodable & Sendable>(
+        _ request: Request, _ fetch: @escaping @Sendable (_ athlete: String?, Connection) throws -> [Item], athleteOf: @escaping @Sendable (Item) -> String?
+    ) async throws -> Response {
         let coach = try await authenticate(request)
         let athlete = request.uri.queryParameters.get("athlete")
-        let open = request.uri.queryParameters.get("open") == "true"
-        let flags = try await pool.withConnection { connection -> [FlagStore.Flag] in
+        let items = try await pool.withConnection { connection -> [Item] in
             if let athlete, try CoachStore.visibleAthlete(athlete, to: coach, on: connection) == nil { throw Self.notFound }
             let visible = try visibleHandles(coach, on: connection)
-            return try FlagStore.list(handle: athlete, onlyOpen: open, on: connection).filter { visible.contains($0.athlete) }
+            return try fetch(athlete, connection).filter { athleteOf($0).map(visible.contains) ?? false }
         }
-        return try Self.encode(flags)
+        return try Self.encode(items)
+    }
+
+    func flags(_ request: Request) async throws -> Response {
+        let open = request.uri.queryParameters.get("open") == "true"
+        return try await visibleList(request, { try FlagStore.list(handle: $0, onlyOpen: open, on: $1) }, athleteOf: \.athlete)
     }
 
     func ack(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -138,15 +146,8 @@ struct CoachRoutes: Sendable {
     }
 
     func conflicts(_ request: Request) async throws -> Response {
-        let coach = try await authenticate(request)
-        let athlete = request.uri.queryParameters.get("athlete")
         let all = request.uri.queryParameters.get("all") == "true"
-        let list = try await pool.withConnection { connection -> [ConflictService.Conflict] in
-            if let athlete, try CoachStore.visibleAthlete(athlete, to: coach, on: connection) == nil { throw Self.notFound }
-            let visible = try visibleHandles(coach, on: connection)
-            return try ConflictService.list(handle: athlete, includeClosed: all, on: connection).filter { visible.contains($0.athlete) }
-        }
-        return try Self.encode(list)
+        return try await visibleList(request, { try ConflictService.list(handle: $0, includeClosed: all, on: $1) }, athleteOf: \.athlete)
     }
 
     func resolve(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -165,13 +166,6 @@ struct CoachRoutes: Sendable {
     }
 
     func audit(_ request: Request) async throws -> Response {
-        let coach = try await authenticate(request)
-        let athlete = request.uri.queryParameters.get("athlete")
-        let entries = try await pool.withConnection { connection -> [AuditStore.Entry] in
-            if let athlete, try CoachStore.visibleAthlete(athlete, to: coach, on: connection) == nil { throw Self.notFound }
-            let visible = try visibleHandles(coach, on: connection)
-            return try AuditStore.list(handle: athlete, on: connection).filter { $0.athlete.map(visible.contains) ?? false }
-        }
-        return try Self.encode(entries)
+        try await visibleList(request, { try AuditStore.list(handle: $0, on: $1) }, athleteOf: \.athlete)
     }
 }

@@ -242,13 +242,13 @@ public enum NightlyRunner {
 
         // Plans of the whole batch in two queries.
         let plans = try PlanStore.activePlans(ids, on: connection)
-        let windows = works.compactMap { work -> (planID: UUID, from: Day, to: Day)? in
-            guard let plan = plans[work.candidate.athlete.id] else { return nil }
-            return (plan.planID, min(work.metricsFrom, work.evalNights[0]).adding(days: -14), work.evalNights.last!.adding(days: 28))
-        }
-        let planDays = try PlanStore.days(windows, on: connection)
-        let planWeeks = try PlanStore.weeks(planIDs: windows.map(\.planID), on: connection)
-        let already = try PlanStore.ruleRevisions(windows.map { ($0.planID, $0.to.adding(days: -28)) }, on: connection)
+        let planned = works.compactMap { work in plans[work.candidate.athlete.id].map { (work, $0.planID) } }
+        let planDays = try PlanStore.days(planned.map { work, planID in
+            (planID, min(work.metricsFrom, work.evalNights[0]).adding(days: -14), work.evalNights.last!.adding(days: 28))
+        }, on: connection)
+        let planWeeks = try PlanStore.weeks(planIDs: planned.map(\.1), on: connection)
+        // Rule revisions already made on the night being processed (a re-run must not repeat them).
+        let already = try PlanStore.ruleRevisions(planned.map { work, planID in (planID, work.evalNights.last!) }, on: connection)
         timer.mark("plans")
 
         let context = try DigestStore.context(works.map { (id: $0.candidate.athlete.id, night: $0.evalNights.last!) },
