@@ -20,12 +20,30 @@ public final class Connection: @unchecked Sendable {
     ///
     /// - Throws: `PostgresError` of kind `.invalidConnectionString` when libpq cannot
     ///   parse it, `.connection` naming host, port, database and user when connecting fails.
-    public init(conninfo: String, applicationName: String = "squadsync") throws {
+    /// - Parameters:
+    ///   - connectTimeout: seconds libpq waits for the server per host (`connect_timeout`);
+    ///     nil leaves libpq's default (wait indefinitely) unless the URL sets one.
+    ///   - settings: server settings sent at start-up (`options=-c name=value`), e.g.
+    ///     `statement_timeout`; a URL that sets `options` itself wins.
+    public init(
+        conninfo: String, applicationName: String = "squadsync",
+        connectTimeout: Int? = nil, settings: [(name: String, value: String)] = []
+    ) throws {
         try Self.validate(conninfo: conninfo)
-        // expand_dbname = 1: the first dbname is parsed as a URL or conninfo; the
-        // fallback application name applies only if the string names none.
-        let keys = ["dbname", "fallback_application_name", "client_encoding"]
-        let values = [conninfo, applicationName, "UTF8"]
+        // Keys before dbname are defaults the URL may override; expand_dbname = 1:
+        // the dbname is parsed as a URL or conninfo, and its keys replace earlier ones.
+        var keys: [String] = []
+        var values: [String] = []
+        if let connectTimeout {
+            keys.append("connect_timeout")
+            values.append(String(connectTimeout))
+        }
+        if !settings.isEmpty {
+            keys.append("options")
+            values.append(settings.map { "-c \($0.name)=\($0.value)" }.joined(separator: " "))
+        }
+        keys += ["dbname", "fallback_application_name", "client_encoding"]
+        values += [conninfo, applicationName, "UTF8"]
         let conn = withCStringArray(keys) { keyPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keyPointers, valuePointers, 1)

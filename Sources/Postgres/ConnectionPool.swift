@@ -11,6 +11,10 @@ import Synchronization
 ///   dropped and replaced on the next checkout; `close()` ends them all.
 /// - Waiting: when all are in use, callers queue in order and fail with
 ///   `PostgresError.Kind.poolTimeout` after `acquireTimeout`.
+/// - Outages: after a failed connect, new connections are not tried again until a
+///   backoff has passed (doubling from 100 ms to `maximumBackoff`, with jitter), and
+///   then by one caller at a time; the others fail at once with a `.connection`
+///   error instead of piling onto a server that is down or restarting.
 public final class ConnectionPool: Sendable {
     /// How to reach the database and how many connections to keep.
     public struct Configuration: Sendable {
@@ -22,13 +26,37 @@ public final class ConnectionPool: Sendable {
         public var acquireTimeout: Duration
         /// Reported to the server as `application_name` unless the URL sets one.
         public var applicationName: String
+        /// Seconds to wait for the server when connecting (`connect_timeout`); nil: libpq's default.
+        public var connectTimeout: Int?
+        /// Server settings for every connection, e.g. `statement_timeout` (see `Connection.init`).
+        public var settings: [(name: String, value: String)]
+        /// The wait after the first failed connect, doubled after each further one (default 100 ms).
+        public var initialBackoff: Duration
+        /// The longest wait between reconnection attempts during an outage (default 2 s).
+        public var maximumBackoff: Duration
 
-        public init(conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(10), applicationName: String = "squadsync") {
+        public init(
+            conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(10), applicationName: String = "squadsync",
+            connectTimeout: Int? = nil, settings: [(name: String, value: String)] = [],
+            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(2)
+        ) {
             self.conninfo = conninfo
             self.maxConnections = max(1, maxConnections)
             self.acquireTimeout = acquireTimeout
             self.applicationName = applicationName
+            self.connectTimeout = connectTimeout
+            self.settings = settings
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
         }
+    }
+
+    /// Whether the pool believes the server is reachable.
+    public enum Reachability: Sendable, Equatable {
+        /// The last connection attempt succeeded (or none failed yet).
+        case reachable
+        /// Connecting failed `failures` times in a row; the next attempt waits for the backoff.
+        case unreachable(failures: Int, retryIn: Duration)
     }
 
     /// Counts for metrics and tests.
@@ -42,6 +70,8 @@ public final class ConnectionPool: Sendable {
     private enum Grant: Sendable {
         case idle(Connection)
         case create
+        /// A connect attempt while the server is believed down: its outcome ends or extends the backoff.
+        case probe
     }
 
     private struct Waiter {
@@ -57,6 +87,10 @@ public final class ConnectionPool: Sendable {
         var waiters: [Waiter] = []
         var nextWaiterID = 0
         var closed = false
+        /// Consecutive failed connects; 0 when the server is reachable.
+        var failures = 0
+        var retryAt: ContinuousClock.Instant?
+        var probing = false
     }
 
     public let configuration: Configuration
@@ -85,8 +119,6 @@ public final class ConnectionPool: Sendable {
     @discardableResult
     public func withConnection<Result: Sendable>(_ body: @escaping @Sendable (Connection) throws -> Result) async throws -> Result {
         let grant = try await acquire()
-        let conninfo = configuration.conninfo
-        let applicationName = configuration.applicationName
         let logger = self.logger
         let outcome: (Swift.Result<Result, any Error>, Connection?)
         do {
@@ -95,11 +127,15 @@ public final class ConnectionPool: Sendable {
                 switch grant {
                 case .idle(let pooled) where pooled.isHealthy:
                     connection = pooled
-                case .idle:
-                    logger.notice("replacing a broken pooled connection")
-                    connection = try Connection(conninfo: conninfo, applicationName: applicationName)
-                case .create:
-                    connection = try Connection(conninfo: conninfo, applicationName: applicationName)
+                case .idle, .create, .probe:
+                    if case .idle = grant { logger.notice("replacing a broken pooled connection") }
+                    do {
+                        connection = try self.connect()
+                    } catch {
+                        self.connectFailed()
+                        throw error
+                    }
+                    self.connected()
                 }
                 let result: Swift.Result<Result, any Error>
                 do {
@@ -129,6 +165,60 @@ public final class ConnectionPool: Sendable {
     ) async throws -> Result {
         try await withConnection { connection in
             try connection.transaction(isolation: isolation, body)
+        }
+    }
+
+    /// Whether the last connection attempt succeeded, and when the next one may be made.
+    public var reachability: Reachability {
+        state.withLock { state in
+            guard state.failures > 0 else { return .reachable }
+            let remaining = state.retryAt.map { $0 - ContinuousClock.now } ?? .zero
+            return .unreachable(failures: state.failures, retryIn: max(.zero, remaining))
+        }
+    }
+
+    // MARK: - Connecting and backoff
+
+    private func connect() throws -> Connection {
+        try Connection(
+            conninfo: configuration.conninfo, applicationName: configuration.applicationName,
+            connectTimeout: configuration.connectTimeout, settings: configuration.settings)
+    }
+
+    /// The wait before the attempt after `failures` failed ones: `initial` doubling up to
+    /// `maximum`, then a random 50-100 % of it so that several daemons do not retry in step.
+    public static func backoff(afterFailures failures: Int, initial: Duration = .milliseconds(100), maximum: Duration) -> Duration {
+        let exponent = min(max(failures - 1, 0), 16)
+        let full = min(initial * (1 << exponent), maximum)
+        return full * Double.random(in: 0.5...1.0)
+    }
+
+    private func connectFailed() {
+        let (initial, maximum) = (configuration.initialBackoff, configuration.maximumBackoff)
+        let (failures, wait) = state.withLock { state -> (Int, Duration) in
+            state.failures += 1
+            state.probing = false
+            let wait = Self.backoff(afterFailures: state.failures, initial: initial, maximum: maximum)
+            state.retryAt = ContinuousClock.now + wait
+            return (state.failures, wait)
+        }
+        if failures == 1 || failures.isMultiple(of: 10) {
+            logger.warning("cannot reach the database; retrying with backoff", metadata: [
+                "failures": "\(failures)", "retry_in_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+            ])
+        }
+    }
+
+    private func connected() {
+        let recovered = state.withLock { state -> Int in
+            let failures = state.failures
+            state.failures = 0
+            state.retryAt = nil
+            state.probing = false
+            return failures
+        }
+        if recovered > 0 {
+            logger.notice("the database is reachable again", metadata: ["failed_attempts": "\(recovered)"])
         }
     }
 
@@ -172,6 +262,16 @@ public final class ConnectionPool: Sendable {
                         return .grant(.idle(connection))
                     }
                     if state.open < maxConnections {
+                        if state.failures > 0 {
+                            // The server was down at the last attempt: one probe at a time, after the backoff.
+                            if state.probing || (state.retryAt.map { ContinuousClock.now < $0 } ?? false) {
+                                return .fail(Self.unreachableError(state))
+                            }
+                            state.probing = true
+                            state.open += 1
+                            state.inUse += 1
+                            return .grant(.probe)
+                        }
                         state.open += 1
                         state.inUse += 1
                         return .grant(.create)
@@ -188,6 +288,10 @@ public final class ConnectionPool: Sendable {
         } onCancel: {
             fail(waiterID, with: CancellationError())
         }
+    }
+
+    private static func unreachableError(_ state: State) -> PostgresError {
+        PostgresError(.connection, "the database is unreachable (\(state.failures) failed connection attempt\(state.failures == 1 ? "" : "s")); retrying with backoff")
     }
 
     private func scheduleTimeout(for waiterID: Int) {
@@ -217,29 +321,44 @@ public final class ConnectionPool: Sendable {
         waiter.continuation.resume(throwing: error)
     }
 
-    /// Returns a connection (or `nil` when it was dropped) and wakes the first waiter.
+    /// Returns a connection (or `nil` when it was dropped) and wakes the first waiter;
+    /// while the server is unreachable, a dropped connection fails the waiters instead
+    /// of making them wait out their acquire timeout.
     private func release(_ connection: Connection?) {
         let maxConnections = configuration.maxConnections
-        let handoff = state.withLock { state -> (Waiter, Grant)? in
+        enum Action { case none, grant(Waiter, Grant), fail([Waiter], PostgresError) }
+        let action = state.withLock { state -> Action in
             state.inUse -= 1
             if let connection, !state.closed {
                 if !state.waiters.isEmpty {
                     state.inUse += 1
-                    return (state.waiters.removeFirst(), .idle(connection))
+                    return .grant(state.waiters.removeFirst(), .idle(connection))
                 }
                 state.idle.append(connection)
-                return nil
+                return .none
             }
             state.open -= 1
-            if !state.closed, !state.waiters.isEmpty, state.open < maxConnections {
-                state.open += 1
-                state.inUse += 1
-                return (state.waiters.removeFirst(), .create)
+            guard !state.closed, !state.waiters.isEmpty, state.open < maxConnections else { return .none }
+            if state.failures > 0 {
+                let waiters = state.waiters
+                state.waiters = []
+                return .fail(waiters, Self.unreachableError(state))
             }
-            return nil
+            state.open += 1
+            state.inUse += 1
+            return .grant(state.waiters.removeFirst(), .create)
         }
-        guard let (waiter, grant) = handoff else { return }
-        waiter.timeout?.cancel()
-        waiter.continuation.resume(returning: grant)
+        switch action {
+        case .none:
+            return
+        case .grant(let waiter, let grant):
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(returning: grant)
+        case .fail(let waiters, let error):
+            for waiter in waiters {
+                waiter.timeout?.cancel()
+                waiter.continuation.resume(throwing: error)
+            }
+        }
     }
 }

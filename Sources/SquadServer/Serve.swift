@@ -15,9 +15,9 @@ public enum Serve {
     /// Runs until SIGTERM or SIGINT, then shuts down in reverse order: HTTP, pool, cluster.
     ///
     /// - Throws: `StartError` when the database is behind its migrations.
-    public static func run(configuration: Configuration, logger: Logger) async throws {
+    public static func run(configuration: Configuration, logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws {
         let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
-        let pool = try target.makePool(configuration.database, logger: logger)
+        let pool = try target.makePool(configuration.database, daemon: true, logger: logger)
         do {
             try await requireCurrentSchema(pool: pool, configuration: configuration.database)
         } catch {
@@ -30,12 +30,17 @@ public enum Serve {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
         }
         services.append(DatabasePoolService(pool: pool))
-        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger))
+        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics))
         if let at = configuration.nightlyAt {
             services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Shut down in reverse: the scheduler, then HTTP (stops accepting, lets in-flight
+        // requests finish within the grace), then the pool, then the cluster.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.http.shutdownGraceSeconds)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("serving", metadata: [
             "address": "\(configuration.http.host):\(configuration.http.port)",
             "database": "\(target.cluster == nil ? ConnectionString.redacted(target.url) : "embedded at " + configuration.database.home.path)",

@@ -5,7 +5,7 @@ import SquadServer
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "Show the effective configuration (flag > environment > default), secrets masked.",
+        abstract: "Show the effective configuration (flag > environment > config file > default), secrets masked.",
         subcommands: [Show.self],
         defaultSubcommand: Show.self)
 
@@ -20,12 +20,17 @@ struct ConfigCommand: AsyncParsableCommand {
             let configuration = try global.configuration(defaultLogLevel: "info")
             let rows = configuration.describe()
             if json {
-                struct Item: Encodable { var setting: String; var environment: String; var value: String; var defaultValue: String?; var secret: Bool
-                    enum CodingKeys: String, CodingKey { case setting, environment, value, defaultValue = "default", secret } }
-                try Output.json(rows.map { Item(setting: $0.0.flag, environment: $0.0.environment, value: $0.1, defaultValue: $0.0.defaultDescription, secret: $0.0.isSecret) })
+                struct Item: Encodable { var setting: String; var environment: String; var value: String; var source: String; var defaultValue: String?; var secret: Bool
+                    enum CodingKeys: String, CodingKey { case setting, environment, value, source, defaultValue = "default", secret } }
+                try Output.json(rows.map {
+                    Item(setting: $0.0.flag, environment: $0.0.environment, value: $0.1, source: configuration.sources[$0.0] ?? "default",
+                         defaultValue: $0.0.defaultDescription, secret: $0.0.isSecret)
+                })
                 return
             }
-            Output.table(["SETTING", "ENVIRONMENT", "VALUE", "DEFAULT"], rows.map { ["--\($0.0.flag)", $0.0.environment, $0.1, $0.0.defaultDescription ?? "-"] })
+            Output.table(["SETTING", "ENVIRONMENT", "VALUE", "FROM", "DEFAULT"], rows.map {
+                ["--\($0.0.flag)", $0.0.environment, $0.1, configuration.sources[$0.0] ?? "default", $0.0.defaultDescription ?? "-"]
+            })
         }
     }
 }

@@ -18,10 +18,18 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace|debug|info|notice|warning|error (env SQUAD_LOG_LEVEL). Default: info for serve, notice otherwise.", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("text|json: json writes one object a line to standard error (env SQUAD_LOG_FORMAT). Default: text.", valueName: "format"))
+    var logFormat: String?
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("File of VARIABLE=value lines, as in squadsync.env.example (env SQUAD_CONFIG). Flags and the environment win over it.", valueName: "path"))
+    var configFile: String?
+
     /// Flags given on this command line, by setting.
     func flags(_ extra: [Setting: String?] = [:]) -> [String: String] {
         var flags: [String: String] = [:]
-        let given: [Setting: String?] = [.databaseURL: databaseURL, .home: home, .schemaDirectory: schemaDir, .logLevel: logLevel]
+        let given: [Setting: String?] = [
+            .databaseURL: databaseURL, .home: home, .schemaDirectory: schemaDir, .logLevel: logLevel, .logFormat: logFormat, .configFile: configFile,
+        ]
         for (setting, value) in given.merging(extra, uniquingKeysWith: { $1 }) {
             if let value { flags[setting.flag] = value }
         }
@@ -31,14 +39,22 @@ struct GlobalOptions: ParsableArguments {
     func configuration(extra: [Setting: String?] = [:], defaultLogLevel: String = "notice") throws -> Configuration {
         var environment = ProcessInfo.processInfo.environment
         if environment["SQUAD_LOG_LEVEL"] == nil { environment["SQUAD_LOG_LEVEL"] = defaultLogLevel }
-        return try Configuration(reader: ConfigurationReader(flags: flags(extra), environment: environment))
+        let configuration = try Configuration(reader: ConfigurationReader.load(flags: flags(extra), environment: environment))
+        Logs.format = configuration.logFormat
+        return configuration
     }
 }
 
 /// Logging to standard error, so standard output stays for results (and `--json`).
 enum Logs {
+    /// Set from the configuration before the first logger is made.
+    nonisolated(unsafe) static var format: Configuration.LogFormat = .text
+
     private static let bootstrapped: Bool = {
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        switch format {
+        case .text: LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        }
         return true
     }()
 

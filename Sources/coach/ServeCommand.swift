@@ -8,10 +8,17 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Refuses to start on a database with pending migrations: run `coach migrate` first.
             With the embedded cluster, starts it if needed and stops it on shutdown if it started it.
+            On SIGTERM: stops accepting, lets in-flight requests finish (--shutdown-grace), closes
+            the pool, stops the embedded cluster it started.
+
+            While PostgreSQL is down or restarting, requests are answered 503 with Retry-After
+            and /readyz is 503; reconnection backs off (100 ms doubling to 2 s, with jitter).
+            GET /metrics serves Prometheus series; every response carries X-Request-Id.
 
             Example:
               coach serve --host 0.0.0.0 --port 8080
               coach serve --nightly-at 02:30      # no cron: the daemon runs the nightly job itself
+              coach serve --config /etc/squadsync/squadsync.env --log-format json
             """
     )
 
@@ -29,12 +36,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db-acquire-timeout"), help: ArgumentHelp("Seconds to wait for a free connection (env SQUAD_DB_ACQUIRE_TIMEOUT). Default: 10.", valueName: "seconds"))
     var acquireTimeout: String?
 
+    @Option(name: .customLong("db-connect-timeout"), help: ArgumentHelp("Seconds to wait for PostgreSQL when connecting (env SQUAD_DB_CONNECT_TIMEOUT). Default: 3.", valueName: "seconds"))
+    var connectTimeout: String?
+
+    @Option(name: .customLong("db-statement-timeout"), help: ArgumentHelp("Seconds a request's statement may run, 0 for no limit (env SQUAD_DB_STATEMENT_TIMEOUT). Default: 5.", valueName: "seconds"))
+    var statementTimeout: String?
+
+    @Option(name: .customLong("db-idle-tx-timeout"), help: ArgumentHelp("Seconds a connection may idle inside a transaction, 0 for no limit (env SQUAD_DB_IDLE_TX_TIMEOUT). Default: 30.", valueName: "seconds"))
+    var idleTransactionTimeout: String?
+
+    @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("Seconds in-flight requests may take to finish after SIGTERM (env SQUAD_SHUTDOWN_GRACE). Default: 10.", valueName: "seconds"))
+    var shutdownGrace: String?
+
     @Option(name: .customLong("nightly-at"), help: ArgumentHelp("Also run the nightly job at HH:MM, server local time (env SQUAD_NIGHTLY_AT). Default: off (cron runs it).", valueName: "time"))
     var nightlyAt: String?
 
     func run() async throws {
         let configuration = try global.configuration(
-            extra: [.host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .nightlyAt: nightlyAt],
+            extra: [
+                .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
+                .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .shutdownGrace: shutdownGrace,
+                .nightlyAt: nightlyAt,
+            ],
             defaultLogLevel: "info")
         try await Serve.run(configuration: configuration, logger: Logs.logger(configuration.logLevel))
     }

@@ -23,7 +23,7 @@ struct SimulateCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Base URL of a running coach serve.") var server: String
+    @Option(help: "Base URL of a running coach serve; several, comma-separated, are picked at random per push.") var server: String
     @Option(help: "How many athletes to simulate.") var athletes: Int = 10
     @Option(help: "How many days of logs, ending on --end-date.") var days: Int = 30
     @Option(help: "Random seed: the same seed gives the same logs.") var seed: UInt64 = 1

@@ -116,4 +116,69 @@ struct ConnectionPoolTests {
         let error = await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in () } }
         #expect(error?.kind == .poolClosed)
     }
+
+    @Test("an unreachable server is not hammered: after a failed connect, callers fail at once until the backoff passes")
+    func backoffWhenUnreachable() async throws {
+        let socketDir = "/tmp/squadsync-nowhere-\(UUID().uuidString.prefix(8))"
+        let pool = try ConnectionPool(configuration: .init(
+            conninfo: "postgresql:///nothing?host=\(socketDir)", maxConnections: 4, connectTimeout: 1,
+            initialBackoff: .seconds(2), maximumBackoff: .seconds(3)))
+        #expect(pool.reachability == .reachable)
+        let first = await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in () } }
+        #expect(first?.kind == .connection)
+        #expect(first?.message.contains("cannot connect") == true, "the first caller really tried: \(first?.message ?? "-")")
+        guard case .unreachable(let failures, let retryIn) = pool.reachability else {
+            Issue.record("the pool should know the server is unreachable")
+            return
+        }
+        #expect(failures == 1)
+        #expect(retryIn <= .seconds(2))
+        // Within the backoff nobody connects: the answer is immediate and says so.
+        let second = await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in () } }
+        #expect(second?.kind == .connection)
+        #expect(second?.message.contains("unreachable") == true, "\(second?.message ?? "-")")
+        #expect(pool.statistics.open == 0 && pool.statistics.inUse == 0)
+        // After it, one caller probes again (and fails again: the failure count grows).
+        try await Task.sleep(for: .milliseconds(2100))
+        let third = await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in () } }
+        #expect(third?.message.contains("cannot connect") == true, "\(third?.message ?? "-")")
+        if case .unreachable(let failures, _) = pool.reachability { #expect(failures == 2) } else { Issue.record("still unreachable") }
+        await pool.close()
+    }
+
+    @Test("the reconnection backoff doubles from 100 ms, stops at its maximum and is jittered")
+    func backoffShape() {
+        for _ in 0..<50 {
+            let first = ConnectionPool.backoff(afterFailures: 1, maximum: .seconds(2))
+            #expect(first >= .milliseconds(50) && first <= .milliseconds(100))
+            let third = ConnectionPool.backoff(afterFailures: 3, maximum: .seconds(2))
+            #expect(third >= .milliseconds(200) && third <= .milliseconds(400))
+            let late = ConnectionPool.backoff(afterFailures: 40, maximum: .seconds(2))
+            #expect(late >= .seconds(1) && late <= .seconds(2))
+        }
+        let samples = Set((0..<20).map { _ in ConnectionPool.backoff(afterFailures: 5, maximum: .seconds(2)) })
+        #expect(samples.count > 1, "jitter spreads daemons' retries apart")
+    }
+
+    @Test("session settings and the connect timeout reach the server; a URL's own options win")
+    func sessionSettings() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        let pool = try ConnectionPool(configuration: .init(
+            conninfo: database.url, maxConnections: 1, connectTimeout: 2,
+            settings: [("statement_timeout", "1500ms"), ("idle_in_transaction_session_timeout", "7s")]))
+        let (statement, idle) = try await pool.withConnection {
+            try $0.query("SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')")[0].decode((String, String).self)
+        }
+        #expect(statement == "1500ms")
+        #expect(idle == "7s")
+        let error = await #expect(throws: PostgresError.self) { try await pool.withConnection { try $0.execute("SELECT pg_sleep(3)") } }
+        #expect(error?.sqlState == "57014", "statement_timeout cancels a long statement")
+        await pool.close()
+
+        let own = try ConnectionPool(configuration: .init(
+            conninfo: database.url + " options='-c statement_timeout=9s'", maxConnections: 1, settings: [("statement_timeout", "1s")]))
+        let value = try await own.withConnection { try $0.query("SELECT current_setting('statement_timeout')")[0].decode(String.self, at: 0) }
+        #expect(value == "9s")
+        await own.close()
+    }
 }

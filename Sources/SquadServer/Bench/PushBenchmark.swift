@@ -91,7 +91,7 @@ public enum PushBenchmark {
     }
 
     public static func run(_ options: Options, database: DatabaseTarget, configuration: DatabaseConfiguration, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
-        let pool = try database.makePool(configuration, logger: logger)
+        let pool = try database.makePool(configuration, daemon: true, logger: logger)
         do {
             let result = try await measure(options, pool: pool, logger: logger, say: say)
             await pool.close()

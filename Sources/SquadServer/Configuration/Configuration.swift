@@ -7,13 +7,28 @@ public struct Configuration: Sendable {
     public var database: DatabaseConfiguration
     public var http: HTTPConfiguration
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat
     /// When `coach serve` runs the nightly job itself (hour, minute, server local time); nil: never.
     public var nightlyAt: (hour: Int, minute: Int)?
+    /// Where each effective value came from (flag, environment, file, default), for `coach config show`.
+    public var sources: [Setting: String] = [:]
 
-    public init(database: DatabaseConfiguration, http: HTTPConfiguration = HTTPConfiguration(), logLevel: Logger.Level = .info, nightlyAt: (hour: Int, minute: Int)? = nil) {
+    /// How log records are written to standard error.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// swift-log's one-line text, for a person at a terminal.
+        case text
+        /// One JSON object a line (`JSONLogHandler`), for log collectors.
+        case json
+    }
+
+    public init(
+        database: DatabaseConfiguration, http: HTTPConfiguration = HTTPConfiguration(), logLevel: Logger.Level = .info,
+        logFormat: LogFormat = .text, nightlyAt: (hour: Int, minute: Int)? = nil
+    ) {
         self.database = database
         self.http = http
         self.logLevel = logLevel
+        self.logFormat = logFormat
         self.nightlyAt = nightlyAt
     }
 
@@ -38,20 +53,32 @@ public struct Configuration: Sendable {
             throw ConfigurationError(setting: .logLevel, message: "'\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = level
+        let formatText = reader.string(.logFormat) ?? "text"
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ConfigurationError(setting: .logFormat, message: "'\(formatText)' is not text or json")
+        }
+        logFormat = format
         nightlyAt = try reader.string(.nightlyAt).flatMap(Self.parseTimeOfDay)
+        for setting in Setting.all { sources[setting] = reader.source(setting) }
     }
 
     /// Each setting with its effective value, secrets masked, for `--help`-style listings and logs.
     public func describe() -> [(Setting, String)] {
         [
+            (.configFile, database.configFile ?? "(none)"),
             (.databaseURL, database.url.map { _ in "(set, hidden)" } ?? "(embedded cluster)"),
             (.home, database.home.path),
             (.schemaDirectory, database.schemaDirectory ?? "(auto)"),
             (.poolSize, String(database.poolSize)),
             (.acquireTimeout, String(database.acquireTimeoutSeconds)),
+            (.connectTimeout, String(database.connectTimeoutSeconds)),
+            (.statementTimeout, String(database.statementTimeoutSeconds)),
+            (.idleInTransactionTimeout, String(database.idleInTransactionTimeoutSeconds)),
             (.host, http.host),
             (.port, String(http.port)),
+            (.shutdownGrace, String(http.shutdownGraceSeconds)),
             (.logLevel, logLevel.rawValue),
+            (.logFormat, logFormat.rawValue),
             (.nightlyAt, nightlyAt.map { String(format: "%02d:%02d", $0.hour, $0.minute) } ?? "off"),
         ]
     }
@@ -65,13 +92,36 @@ public struct DatabaseConfiguration: Sendable {
     public var schemaDirectory: String?
     public var poolSize: Int
     public var acquireTimeoutSeconds: Int
+    /// `connect_timeout` for every connection.
+    public var connectTimeoutSeconds: Int
+    /// `statement_timeout` on the daemon's connections (0: none); admin commands set none.
+    public var statementTimeoutSeconds: Int
+    /// `idle_in_transaction_session_timeout` on the daemon's connections (0: none).
+    public var idleInTransactionTimeoutSeconds: Int
+    /// The config file the values were read from, if any (shown by `coach config show`).
+    public var configFile: String?
 
-    public init(url: String? = nil, home: URL = EmbeddedCluster.Configuration.defaultHome(), schemaDirectory: String? = nil, poolSize: Int = 10, acquireTimeoutSeconds: Int = 10) {
+    public init(
+        url: String? = nil, home: URL = EmbeddedCluster.Configuration.defaultHome(), schemaDirectory: String? = nil, poolSize: Int = 10,
+        acquireTimeoutSeconds: Int = 10, connectTimeoutSeconds: Int = 3, statementTimeoutSeconds: Int = 5, idleInTransactionTimeoutSeconds: Int = 30
+    ) {
         self.url = url
         self.home = home
         self.schemaDirectory = schemaDirectory
         self.poolSize = poolSize
         self.acquireTimeoutSeconds = acquireTimeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.statementTimeoutSeconds = statementTimeoutSeconds
+        self.idleInTransactionTimeoutSeconds = idleInTransactionTimeoutSeconds
+    }
+
+    /// Server settings for the daemon's connections: every request then ends within its
+    /// deadline even when a statement or a client would otherwise hold a backend.
+    public var daemonSessionSettings: [(name: String, value: String)] {
+        var settings: [(name: String, value: String)] = []
+        if statementTimeoutSeconds > 0 { settings.append(("statement_timeout", "\(statementTimeoutSeconds)s")) }
+        if idleInTransactionTimeoutSeconds > 0 { settings.append(("idle_in_transaction_session_timeout", "\(idleInTransactionTimeoutSeconds)s")) }
+        return settings
     }
 
     public init(reader: ConfigurationReader) throws {
@@ -87,6 +137,10 @@ public struct DatabaseConfiguration: Sendable {
         schemaDirectory = reader.string(.schemaDirectory)
         poolSize = try reader.integer(.poolSize, default: 10, in: 1...500)
         acquireTimeoutSeconds = try reader.integer(.acquireTimeout, default: 10, in: 1...600)
+        connectTimeoutSeconds = try reader.integer(.connectTimeout, default: 3, in: 1...300)
+        statementTimeoutSeconds = try reader.integer(.statementTimeout, default: 5, in: 0...86_400)
+        idleInTransactionTimeoutSeconds = try reader.integer(.idleInTransactionTimeout, default: 30, in: 0...86_400)
+        configFile = reader.string(.configFile)
     }
 }
 
@@ -94,14 +148,18 @@ public struct DatabaseConfiguration: Sendable {
 public struct HTTPConfiguration: Sendable {
     public var host: String
     public var port: Int
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    public var shutdownGraceSeconds: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, shutdownGraceSeconds: Int = 10) {
         self.host = host
         self.port = port
+        self.shutdownGraceSeconds = shutdownGraceSeconds
     }
 
     public init(reader: ConfigurationReader) throws {
         host = reader.string(.host) ?? "127.0.0.1"
         port = try reader.integer(.port, default: 8080, in: 0...65535)
+        shutdownGraceSeconds = try reader.integer(.shutdownGrace, default: 10, in: 0...3600)
     }
 }

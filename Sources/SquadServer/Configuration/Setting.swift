@@ -53,6 +53,28 @@ extension Setting {
         flag: "nightly-at", environment: "SQUAD_NIGHTLY_AT", defaultDescription: "off (cron or the systemd timer runs `coach nightly`)",
         help: "HH:MM (server local time): `coach serve` also runs the nightly job in process, under the same per-athlete claims")
 
+    public static let logFormat = Setting(
+        flag: "log-format", environment: "SQUAD_LOG_FORMAT", defaultDescription: "text",
+        help: "text (for a terminal) or json (one object a line, for journald, Loki and the like)")
+    public static let configFile = Setting(
+        flag: "config", environment: "SQUAD_CONFIG", defaultDescription: nil,
+        help: "File of VARIABLE=value lines (the format of squadsync.env.example); flags and the environment win over it")
+    public static let shutdownGrace = Setting(
+        flag: "shutdown-grace", environment: "SQUAD_SHUTDOWN_GRACE", defaultDescription: "10",
+        help: "Seconds `coach serve` lets in-flight requests finish after SIGTERM before cancelling them")
+    public static let statementTimeout = Setting(
+        flag: "db-statement-timeout", environment: "SQUAD_DB_STATEMENT_TIMEOUT", defaultDescription: "5",
+        help: "Seconds a statement of the daemon may run (statement_timeout; 0: no limit); the nightly job lifts it for its own transactions")
+    public static let idleInTransactionTimeout = Setting(
+        flag: "db-idle-tx-timeout", environment: "SQUAD_DB_IDLE_TX_TIMEOUT", defaultDescription: "30",
+        help: "Seconds a daemon connection may sit idle inside a transaction (idle_in_transaction_session_timeout; 0: no limit)")
+    public static let connectTimeout = Setting(
+        flag: "db-connect-timeout", environment: "SQUAD_DB_CONNECT_TIMEOUT", defaultDescription: "3",
+        help: "Seconds to wait for PostgreSQL when opening a connection (connect_timeout)")
+
     /// Every setting, in the order the README documents them.
-    public static let all: [Setting] = [databaseURL, home, schemaDirectory, poolSize, acquireTimeout, host, port, logLevel, nightlyAt]
+    public static let all: [Setting] = [
+        configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
+        host, port, shutdownGrace, logLevel, logFormat, nightlyAt,
+    ]
 }

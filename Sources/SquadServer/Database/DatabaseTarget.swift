@@ -21,12 +21,18 @@ public struct DatabaseTarget: Sendable {
         return DatabaseTarget(url: cluster.url(), cluster: cluster, startedCluster: started)
     }
 
-    /// A pool on this target with the configured size and timeout.
-    public func makePool(_ configuration: DatabaseConfiguration, logger: Logger) throws -> ConnectionPool {
+    /// A pool on this target with the configured size and timeouts.
+    ///
+    /// - Parameter daemon: true for `coach serve`, whose connections also get the
+    ///   statement and idle-in-transaction timeouts; admin commands and the cron job
+    ///   may run long statements and get none.
+    public func makePool(_ configuration: DatabaseConfiguration, daemon: Bool = false, logger: Logger) throws -> ConnectionPool {
         try ConnectionPool(
             configuration: .init(
                 conninfo: url, maxConnections: configuration.poolSize,
-                acquireTimeout: .seconds(configuration.acquireTimeoutSeconds)),
+                acquireTimeout: .seconds(configuration.acquireTimeoutSeconds),
+                connectTimeout: configuration.connectTimeoutSeconds,
+                settings: daemon ? configuration.daemonSessionSettings : []),
             logger: logger)
     }
 

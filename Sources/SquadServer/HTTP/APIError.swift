@@ -56,14 +56,13 @@ public struct APIError: Error, Sendable {
 }
 
 /// Turns every error thrown below it into an `APIError` response.
+/// Errors are logged with the request's logger, so they carry its `request_id`.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    let logger: Logger
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            return APIError.from(error, logger: logger).response
+            return APIError.from(error, logger: context.logger).response
         }
     }
 }

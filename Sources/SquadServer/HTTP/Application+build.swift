@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Postgres
 
 /// The body of `GET /healthz`.
@@ -10,19 +11,28 @@ struct HealthResponse: ResponseEncodable, Sendable {
 
 /// Builds the HTTP application; `coach serve` runs it and tests drive it through HummingbirdTesting.
 ///
-/// - Parameter now: the wall clock (HLC clamping); tests inject their own.
+/// - Parameters:
+///   - metrics: the series `GET /metrics` serves; each daemon has its own.
+///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
-    now: @escaping @Sendable () -> Date = { Date() }
+    metrics: ServerMetrics = ServerMetrics(), now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
     let router = Router()
-    router.add(middleware: APIErrorMiddleware(logger: logger))
+    router.add(middleware: RequestObserver(metrics: metrics))
+    router.add(middleware: APIErrorMiddleware())
     // Process liveness only: it answers while the event loop runs, whatever the database does.
     router.get("healthz") { _, _ in
         HealthResponse(status: "ok")
     }
     // Readiness: the database answers and its schema is current.
     router.get("readyz") { _, _ -> Response in
+        if case .unreachable(let failures, let retryIn) = pool.reachability {
+            // Answer at once from what the pool already knows; the pool's own probe decides when to try again.
+            throw APIError(
+                .serviceUnavailable, "database_unavailable", "the database is unreachable (\(failures) failed attempts)",
+                retryAfterSeconds: max(1, Int(retryIn.components.seconds) + 1))
+        }
         do {
             try await Serve.requireCurrentSchema(pool: pool, configuration: database)
             return .json(#"{"status":"ready"}"#)
@@ -30,7 +40,14 @@ public func buildApplication(
             throw APIError(.serviceUnavailable, "not_ready", "\(error)", retryAfterSeconds: 2)
         }
     }
-    SyncRoutes(pool: pool, logger: logger, now: now).register(on: router)
+    // Prometheus text format; the proxy keeps it off the internet (Deploy/proxy/Caddyfile).
+    router.get("metrics") { _, context -> Response in
+        let text = await metrics.render(pool: pool, logger: context.logger)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+    SyncRoutes(pool: pool, logger: logger, metrics: metrics, now: now).register(on: router)
     CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
     return Application(
         router: router,

@@ -10,6 +10,7 @@ import SquadCore
 struct SyncRoutes: Sendable {
     let pool: ConnectionPool
     let logger: Logger
+    let metrics: ServerMetrics
     /// Wall clock for HLC clamping, injected so tests can move time.
     let now: @Sendable () -> Date
 
@@ -59,6 +60,11 @@ struct SyncRoutes: Sendable {
                 try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, on: $0)
             }
         }
+        var counts: [String: Int] = [:]
+        for result in body["results"]?.arrayValue ?? [] {
+            if case .string(let status)? = result["status"] { counts[status, default: 0] += 1 }
+        }
+        metrics.pushOps(counts)
         return .json(body.canonicalText)
     }
 

@@ -51,6 +51,8 @@ public enum NightlyRunner {
         /// Batches processed at once, each on its own connection.
         public var workers: Int
         public var now: Date
+        /// Recorded in `nightly_runs.runner`: `command` (cron, timer, a person) or `scheduler` (`serve --nightly-at`).
+        public var runner: String = "command"
 
         public init(date: Day? = nil, handle: String? = nil, dryRun: Bool = false, batchSize: Int = 50, workers: Int = 2, now: Date = Date()) {
             self.workers = workers
@@ -76,6 +78,7 @@ public enum NightlyRunner {
 
     public static func run(_ options: Options, pool: ConnectionPool, logger: Logger,
                            progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) async throws -> NightlyReport {
+        let startedAt = Date()
         let candidates = try await pool.withConnection { try NightlyStore.candidates(handle: options.handle, date: options.date, now: options.now, on: $0) }
         if let handle = options.handle, candidates.isEmpty { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
         var report = NightlyReport(date: options.date ?? candidates.map(\.night).max(), athletes: [], skipped: [], dryRun: options.dryRun)
@@ -108,6 +111,12 @@ public enum NightlyRunner {
         for (_, nights, skipped) in results {
             report.athletes += nights
             report.skipped += skipped
+        }
+        if !options.dryRun {
+            let run = NightlyStore.Run(
+                night: report.date, startedAt: startedAt, finishedAt: Date(), athletes: report.athletes.count - report.failed.count,
+                failed: report.failed.count, skipped: report.skipped.count, runner: options.runner)
+            try await pool.withConnection { try NightlyStore.record(run, on: $0) }
         }
         logger.info("nightly run finished", metadata: [
             "athletes": "\(report.athletes.count)", "failed": "\(report.failed.count)", "skipped": "\(report.skipped.count)",
@@ -152,6 +161,8 @@ public enum NightlyRunner {
                 // Per-athlete index lookups look expensive to the planner (it cannot see how few
                 // rows follow a seq), and JIT compiling them cost ~90 ms a statement: off.
                 try connection.execute("SET LOCAL jit = off")
+                // The daemon's statement_timeout is for requests; a large batch may take longer.
+                try connection.execute("SET LOCAL statement_timeout = 0")
                 let result = try processClaimed(batch, options: options, logger: logger, on: connection)
                 if options.dryRun { throw DryRunRollback(nights: result.0, skipped: result.1) }
                 return result

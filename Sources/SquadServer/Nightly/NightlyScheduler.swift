@@ -38,7 +38,9 @@ public struct NightlyScheduler: Service {
                 return  // shutting down
             }
             do {
-                let report = try await NightlyRunner.run(NightlyRunner.Options(), pool: pool, logger: logger)
+                var options = NightlyRunner.Options()
+                options.runner = "scheduler"
+                let report = try await NightlyRunner.run(options, pool: pool, logger: logger)
                 logger.info("nightly run done", metadata: [
                     "athletes": "\(report.athletes.count)", "failed": "\(report.failed.count)", "held_by_another_run": "\(report.skipped.count)",
                 ])

@@ -18,6 +18,24 @@ public enum NightlyStore {
         public var rules: RuleSet
     }
 
+    /// One finished run, as `nightly_runs` keeps it for `/metrics`.
+    public struct Run: Sendable {
+        public var night: Day?
+        public var startedAt: Date
+        public var finishedAt: Date
+        public var athletes: Int
+        public var failed: Int
+        public var skipped: Int
+        public var runner: String
+    }
+
+    public static func record(_ run: Run, on connection: Connection) throws {
+        try connection.execute("""
+            INSERT INTO nightly_runs (night, started_at, finished_at, athletes, failed, skipped, runner)
+            VALUES (\(run.night), \(run.startedAt), \(run.finishedAt), \(run.athletes), \(run.failed), \(run.skipped), \(run.runner))
+            """)
+    }
+
     /// Every athlete (or one) with the night to process and the effective rules.
     public static func candidates(handle: String?, date: Day?, now: Date, on connection: Connection) throws -> [Candidate] {
         let filter: SQL = handle.map { "WHERE a.handle = \($0)" } ?? ""

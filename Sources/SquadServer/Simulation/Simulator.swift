@@ -10,6 +10,8 @@ import SquadCore
 /// generates their offline logs and pushes them in bursts over HTTP, with retries.
 public enum Simulator {
     public struct Options: Sendable {
+        /// The daemon's base URL; several separated by commas (daemons behind no load
+        /// balancer) are picked at random for each push.
         public var server: String
         public var athletes: Int
         public var days: Int
@@ -180,7 +182,9 @@ public enum Simulator {
                 try? await Task.sleep(for: .milliseconds(100 * (1 << attempt)))
             }
             do {
-                var request = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/sync/push")
+                let servers = server.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let base = servers.randomElement() ?? server
+                var request = HTTPClientRequest(url: base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/sync/push")
                 request.method = .POST
                 request.headers.add(name: "Authorization", value: "Bearer \(token)")
                 request.headers.add(name: "Content-Type", value: "application/json")
