@@ -1,0 +1,106 @@
+import Foundation
+import NIOPosix
+import Postgres
+import SquadCore
+import SquadServer
+import Testing
+import Synchronization
+import TestSupport
+
+/// PostgreSQL stopped for 10 s under load, against a real `coach serve` on a cluster of
+/// the test's own (the shared test cluster keeps serving the other tests).
+@Suite("Database outage")
+struct OutageTests {
+    @Test("PostgreSQL down for 10 s under load: only 503s with Retry-After, /readyz false, service back within 5 s, nothing acknowledged lost")
+    func outage() async throws {
+        let home = URL(fileURLWithPath: "/tmp/squadsync-outage-\(UUID().uuidString.prefix(8))")
+        let cluster = EmbeddedCluster(configuration: .init(home: home, database: "squadsync", durable: false))
+        try cluster.start()
+        defer {
+            _ = try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(at: home)
+        }
+        let url = cluster.url()
+        try Migrator(migrations: try Migration.load(from: try SchemaDirectory.locate())).migrate(on: try Connection(conninfo: url))
+        let tokens = try OpsLoad.enroll(devices: 4, url: url)
+        let daemon = try await Daemon.start(databaseURL: url, arguments: ["--log-format", "json"])
+
+        let outageStart = Locked<Double?>(nil)
+        let databaseBack = Locked<Double?>(nil)
+        let readyDuringOutage = Locked<Int?>(nil)
+        let begin = ContinuousClock.now
+        func seconds() -> Double {
+            let elapsed = ContinuousClock.now - begin
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        async let pushes = OpsLoad.run(
+            tokens: tokens, servers: { daemon.base }, size: 3, pause: .milliseconds(150), limit: .seconds(40)
+        ) { pushes in
+            // Stop 2 s after the first success once the database is back.
+            guard let back = databaseBack.withLock({ $0 }) else { return false }
+            guard let first = pushes.first(where: { $0.started >= back && $0.status == 200 }) else { return false }
+            return pushes.last.map { $0.finished > first.finished + 2 } ?? false
+        }
+        try await Task.sleep(for: .seconds(2))
+        outageStart.withLock { $0 = seconds() }
+        try await Self.blocking { _ = try cluster.stop() }
+        let stopped = seconds()
+        let stoppedAt = ContinuousClock.now
+        try await Task.sleep(for: .seconds(1))
+        let ready = try await HTTP.send("GET", daemon.base + "/readyz", timeout: .seconds(5))
+        readyDuringOutage.withLock { $0 = ready.status }
+        try await Task.sleep(until: stoppedAt + .seconds(10))
+        // "Back" is when the restart begins: the server may answer before start() returns.
+        databaseBack.withLock { $0 = seconds() }
+        try await Self.blocking { _ = try cluster.start() }
+        let all = await pushes
+        let back = try #require(databaseBack.withLock { $0 })
+        let down = try #require(outageStart.withLock { $0 })
+
+        // During the outage (requests started after the stop, before the restart): 503 only.
+        let during = all.filter { $0.started >= stopped && $0.finished <= back }
+        let statuses = Dictionary(grouping: all.filter { $0.status != 200 }, by: { $0.status.map(String.init) ?? "no answer" }).mapValues(\.count)
+        #expect(during.count > 10, "the load kept running through the outage: \(during.count) pushes")
+        #expect(during.allSatisfy { $0.status == 503 }, "only 503 while down: \(statuses)")
+        #expect(all.allSatisfy { $0.status == 200 || $0.status == 503 }, "never a 500 or a hang: \(statuses) \(all.first { $0.status != 200 && $0.status != 503 }?.text ?? "")")
+        #expect(all.filter { $0.status == 503 }.allSatisfy { ($0.retryAfter.flatMap(Int.init) ?? 0) >= 1 }, "every 503 says when to retry")
+        #expect(readyDuringOutage.withLock { $0 } == 503, "/readyz is false while the database is down")
+        let worst = during.map(\.latency).max() ?? 0
+        #expect(worst < 2, "answered within the deadline while down: worst \(worst) s")
+        // Recovery: the first push started after the restart that succeeded.
+        let firstOK = try #require(all.first { $0.started >= back && $0.status == 200 }, "service resumed")
+        let recovery = firstOK.finished - back
+        #expect(recovery <= 5, "resumed within 5 s of the database: \(recovery) s")
+        let ready2 = try await HTTP.send("GET", daemon.base + "/readyz")
+        #expect(ready2.status == 200)
+
+        // Nothing acknowledged is lost; every batch that failed goes through on retry, exactly once.
+        let acknowledged = all.filter { $0.status == 200 }.flatMap(\.opIDs)
+        let stored = try OpsLoad.stored(acknowledged, url: url)
+        #expect(stored.count == acknowledged.count, "acknowledged ops in the database: \(stored.count) of \(acknowledged.count)")
+        let retried = try await OpsLoad.retryFailed(all, tokens: tokens, servers: { daemon.base })
+        #expect(retried.allSatisfy { $0.status == 200 }, "retries of the failed batches: \(retried.filter { $0.status != 200 }.prefix(3).map(\.text))")
+        let connection = try Connection(conninfo: url)
+        let entries = try connection.query("SELECT count(*) FROM entries")[0].decode(Int.self, at: 0)
+        #expect(entries == all.count * 3, "every op stored exactly once: \(entries) entries for \(all.count * 3) ops")
+
+        let metrics = try await HTTP.send("GET", daemon.base + "/metrics")
+        #expect(metrics.text.contains("squadsync_db_unavailable_responses_total"))
+        #expect(await daemon.stop() == 0, "a clean exit on SIGTERM: \(daemon.log.suffix(2000))")
+        let log = daemon.log
+        #expect(log.contains("cannot reach the database") && log.contains("reachable again"), "the outage and the recovery are logged")
+        #expect(log.split(separator: "\n").allSatisfy { (try? StrictJSON.parse(String($0))) != nil }, "--log-format json writes only JSON lines")
+
+        let rejected = all.filter { $0.status == 503 }.count
+        print("""
+            OUTAGE FIGURES: database down \(String(format: "%.1f", back - stopped)) s (\(String(format: "%.1f", back - down)) s from the stop command); \(all.count) pushes in all, \(during.count) started while down, \
+            \(rejected) answered 503 (\(statuses)); worst latency while down \(String(format: "%.0f", worst * 1000)) ms; \
+            first success \(String(format: "%.2f", recovery)) s after the database came back
+            """)
+    }
+
+    /// pg_ctl blocks for seconds: keep it off the two cooperative threads the load runs on.
+    static func blocking(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await NIOThreadPool.singleton.runIfActive(body)
+    }
+}
