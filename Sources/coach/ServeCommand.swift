@@ -6,18 +6,18 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the HTTP server until SIGTERM or Ctrl-C.",
         discussion: """
-            Refuses to start on a database with pending migrations: run `coach migrate` first.
-            With the embedded cluster, starts it if needed and stops it on shutdown if it started it.
-            On SIGTERM: stops accepting, lets in-flight requests finish (--shutdown-grace), closes
-            the pool, stops the embedded cluster it started.
+            Refuses to start on a database with pending migrations: run `coach migrate`.
+            With the embedded cluster, starts it if needed (and stops it on shutdown).
 
-            While PostgreSQL is down or restarting, requests are answered 503 with Retry-After
-            and /readyz is 503; reconnection backs off (100 ms doubling to 2 s, with jitter).
-            GET /metrics serves Prometheus series; every response carries X-Request-Id.
+            On SIGTERM: stops accepting, lets in-flight requests finish (up to
+            --shutdown-grace), closes the pool, stops the cluster it started.
+            While PostgreSQL is down or restarting: requests get 503 + Retry-After,
+            /readyz is 503, reconnects back off (100 ms doubling to 2 s, jittered).
+            GET /metrics serves Prometheus series; responses carry X-Request-Id.
 
             Example:
               coach serve --host 0.0.0.0 --port 8080
-              coach serve --nightly-at 02:30      # no cron: the daemon runs the nightly job itself
+              coach serve --nightly-at 02:30   # no cron: run the nightly job here
               coach serve --config /etc/squadsync/squadsync.env --log-format json
             """
     )
