@@ -23,7 +23,7 @@ struct Coach: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ServeCommand.self, ConfigCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self, ImportCommand.self, PlanCommand.self, NightlyCommand.self, RulesCommand.self, FlagsCommand.self, AckCommand.self, AuditCommand.self, ConflictsCommand.self, DigestCommand.self, CoachesCommand.self, BenchCommand.self,
+            ServeCommand.self, ConfigCommand.self, MigrateCommand.self, DBCommand.self, SquadsCommand.self, AthletesCommand.self, DevicesCommand.self, DuplicatesCommand.self, SimulateCommand.self, ImportCommand.self, PlanCommand.self, NightlyCommand.self, PurgeCommand.self, RulesCommand.self, FlagsCommand.self, AckCommand.self, AuditCommand.self, ConflictsCommand.self, DigestCommand.self, CoachesCommand.self, BenchCommand.self,
         ]
     )
 }

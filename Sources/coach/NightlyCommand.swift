@@ -14,6 +14,7 @@ struct NightlyCommand: AsyncParsableCommand {
             Re-running a date changes nothing unless entries arrived late for it, and then
             the days they touch are recomputed. Several runs at once (cron overlap, a second
             machine) share the work: each athlete is claimed in the database and adjusted once.
+            Then deleted entries are retired as SYNC.md says (see `coach purge`).
 
             Exit code 1 when any athlete failed (each is named); the others are still done.
 
@@ -68,6 +69,9 @@ struct NightlyCommand: AsyncParsableCommand {
             print("nightly \(report.date?.description ?? "-")\(dryRun ? " (dry run, nothing kept)" : ""): \(report.athletes.count) athletes processed, "
                   + "\(raised) flags raised, \(cleared) cleared, \(changes) plan changes, \(report.failed.count) failed, "
                   + "\(report.skipped.count) held by another run, in \(seconds) s")
+            if let purge = report.purge, purge.bodiesPurged + purge.tombstonesRemoved > 0 {
+                print("deleted entries: \(purge.bodiesPurged) emptied after 30 days, \(purge.tombstonesRemoved) removed after 180 days")
+            }
         }
         for failed in report.failed {
             FileHandle.standardError.write(Data("error: \(failed.handle): \(failed.error ?? "failed")\n".utf8))

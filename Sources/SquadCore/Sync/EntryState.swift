@@ -118,6 +118,10 @@ public struct EntryState: Sendable, Equatable {
     public var createdHLC: HLC
     public var updatedHLC: HLC
 
+    /// A tombstone past the 30-day undo window: the purge job (`TombstonePurge`) kept only
+    /// `entry_id`, `kind` and `schema_version`, so it can no longer be edited or undeleted.
+    public var isPurged: Bool { deleted && doc["body"] == nil }
+
     public init(entryID: UUID, kind: EntryKind, version: Int, seq: Int64, deleted: Bool, deletedAtMillis: Int64?, doc: JSONValue, registers: [String: Register], createdHLC: HLC, updatedHLC: HLC) {
         self.entryID = entryID
         self.kind = kind

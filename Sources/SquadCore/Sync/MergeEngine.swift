@@ -103,6 +103,7 @@ public struct MergeEngine: Sendable {
     /// `create` of an existing entry is a patch of its editable fields; recorded facts must match.
     mutating func recreate(_ op: SyncOp) -> OpResult {
         guard let existing = entries[op.entryID] else { return create(op) }
+        if existing.isPurged { return purged(op) }
         guard op.kind == existing.kind else {
             return reject(op, code: "invalid_field", field: "kind", message: "the entry exists with kind \(existing.kind.rawValue)")
         }
@@ -129,6 +130,7 @@ public struct MergeEngine: Sendable {
         guard let existing = entries[op.entryID] else {
             return OpResult(opID: op.opID, status: .conflict, entryID: op.entryID, code: "unknown_entry", message: "no such entry; create it first")
         }
+        if existing.isPurged { return purged(op) }
         if let kind = op.kind, kind != existing.kind {
             return reject(op, code: "invalid_field", field: "kind", message: "the entry has kind \(existing.kind.rawValue)")
         }
@@ -157,9 +159,10 @@ public struct MergeEngine: Sendable {
     }
 
     mutating func delete(_ op: SyncOp) -> OpResult {
-        guard entries[op.entryID] != nil else {
+        guard let existing = entries[op.entryID] else {
             return OpResult(opID: op.opID, status: .conflict, entryID: op.entryID, code: "unknown_entry", message: "no such entry")
         }
+        if existing.isPurged { return purged(op) }
         return write(op, values: [:], isDelete: true)
     }
 
@@ -265,6 +268,13 @@ public struct MergeEngine: Sendable {
 
     mutating func reject(_ op: SyncOp, _ problem: ValidationProblem) -> OpResult {
         reject(op, code: "invalid_field", field: problem.field, message: problem.message)
+    }
+
+    /// An op on a tombstone whose body was purged (deleted over 30 days ago): nothing to
+    /// edit or restore; the device should drop its copy.
+    func purged(_ op: SyncOp) -> OpResult {
+        OpResult(opID: op.opID, status: .conflict, entryID: op.entryID, code: "entry_purged",
+                 message: "the entry was deleted over 30 days ago and its content is gone")
     }
 
     func reject(_ op: SyncOp, code: String, field: String, message: String) -> OpResult {

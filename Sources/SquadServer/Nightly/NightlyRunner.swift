@@ -27,10 +27,12 @@ public struct NightlyReport: Sendable, Encodable {
     /// Athletes another runner held (cron overlap, a second machine): it processes them.
     public var skipped: [String]
     public var dryRun: Bool
+    /// The tombstone retention step (`TombstonePurge`); nil for a dry run or one athlete.
+    public var purge: TombstonePurge.Report?
 
     public var failed: [AthleteNight] { athletes.filter { $0.error != nil } }
 
-    enum CodingKeys: String, CodingKey { case date, athletes, skipped, dryRun = "dry_run" }
+    enum CodingKeys: String, CodingKey { case date, athletes, skipped, dryRun = "dry_run", purge }
 }
 
 /// The nightly run (`coach nightly`, cron's entry point): rollups, metrics, flags and
@@ -111,6 +113,10 @@ public enum NightlyRunner {
         for (_, nights, skipped) in results {
             report.athletes += nights
             report.skipped += skipped
+        }
+        if !options.dryRun && options.handle == nil {
+            let now = options.now
+            report.purge = try await pool.withConnection { try TombstonePurge.run(now: now, on: $0) }
         }
         if !options.dryRun {
             let run = NightlyStore.Run(
