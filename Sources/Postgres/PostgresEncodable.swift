@@ -144,32 +144,42 @@ extension Data: PostgresEncodable {
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     public static var postgresType: PostgresType { Element.postgresType.arrayType }
 
-    /// Elements are checked for NUL one by one, so the literal is not scanned again.
+    /// One pass: each element's value is made once, checked for NUL and written into the literal.
     public var postgresValue: PostgresValue {
-        let problem = lazy.compactMap { $0.postgresValue.encodingError }.first
-        return PostgresValue(type: Self.postgresType, checkedText: postgresText, encodingError: problem.map { "an array element \($0)" })
+        let (text, problem) = literal()
+        return PostgresValue(type: Self.postgresType, checkedText: text, encodingError: problem.map { "an array element \($0)" })
     }
 
     /// A one-dimensional array literal: every element quoted, NULL unquoted.
-    public var postgresText: String {
-        // Built as UTF-8 bytes: arrays of JSON documents are the bulk of a push's parameters.
+    public var postgresText: String { literal().text }
+
+    private func literal() -> (text: String, problem: String?) {
+        // Built as UTF-8 bytes: arrays are the bulk of a push's parameters.
         var out: [UInt8] = [UInt8(ascii: "{")]
+        var problem: String?
         for (index, element) in enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            guard let text = element.postgresValue.text else {
+            let value = element.postgresValue
+            if problem == nil, let error = value.encodingError { problem = error }
+            guard let text = value.text else {
                 out.append(contentsOf: [78, 85, 76, 76])  // NULL
                 continue
             }
             out.append(UInt8(ascii: "\""))
-            out.reserveCapacity(out.count + text.utf8.count + 8)
-            for byte in text.utf8 {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                out.append(byte)
+            let utf8 = text.utf8
+            if utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.reserveCapacity(out.count + utf8.count + 8)
+                for byte in utf8 {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                    out.append(byte)
+                }
+            } else {
+                out.append(contentsOf: utf8)
             }
             out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        return (String(decoding: out, as: UTF8.self), problem)
     }
 }
 

@@ -72,6 +72,15 @@ public enum JSONValue: Sendable, Hashable {
     /// of a keyed list by its id, `body.drills[d1].reps` (the item whose `drill_id` or
     /// `set_id` is `d1`), or by position, `body.exercises[#0]`.
     public func value(at path: String) -> JSONValue? {
+        // Most paths are plain dotted names (`time.start`): walk them without building segments.
+        if !path.utf8.contains(UInt8(ascii: "[")) {
+            var current = self
+            for name in path.split(separator: ".", omittingEmptySubsequences: false) {
+                guard case .object(let members) = current, let next = members[String(name)] else { return nil }
+                current = next
+            }
+            return current
+        }
         var current: JSONValue? = self
         for segment in PathSegment.parse(path) {
             current = current?[segment.name]

@@ -91,7 +91,7 @@ public enum PushBenchmark {
     }
 
     public static func run(_ options: Options, database: DatabaseTarget, configuration: DatabaseConfiguration, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
-        let pool = try database.makePool(configuration, daemon: true, logger: logger)
+        let pool = try database.makePool(configuration, logger: logger)
         do {
             let result = try await measure(options, pool: pool, logger: logger, say: say)
             await pool.close()
@@ -166,7 +166,6 @@ public enum PushBenchmark {
         let url = "http://127.0.0.1:\(options.port)/v1/sync/push"
         try await waitForServer(client: client, port: options.port)
 
-        say("peak: \(options.devices) devices pushing \(options.batchSize)-op batches")
         let bodies: [[ByteBuffer]] = (0..<options.devices).map { device in
             (0..<options.batchesPerDevice).map { batch in
                 let ops: [JSONValue] = (0..<options.batchSize).map { offset in
@@ -180,6 +179,7 @@ public enum PushBenchmark {
                 return ByteBuffer(string: JSONValue.object(["protocol": .int(1), "ops": .array(ops)]).canonicalText)
             }
         }
+        say("peak: \(options.devices) devices pushing \(options.batchSize)-op batches")
         let pushRate = try await timed(rows: total) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for device in 0..<options.devices {

@@ -91,22 +91,38 @@ public enum EntryStore {
         let localDates: [String?] = entries.map { entry in
             (entry.doc.value(at: "time.local_date") ?? entry.doc.value(at: "body.local_date"))?.stringValue
         }
+        // Documents travel as one JSON array each, zipped with the other columns by ROWS FROM:
+        // a text[] of JSON would escape every quote here and unescape it in array_in (a
+        // tenth of a push's CPU, measured).
         try connection.execute("""
             INSERT INTO entries (athlete_id, entry_id, kind, version, seq, deleted, deleted_at, doc, merge_state,
                                  created_hlc, updated_hlc, started_at, local_date)
             SELECT \(athleteID), e.id, e.kind, e.version, e.seq, e.deleted, to_timestamp(e.deleted_ms / 1000.0),
-                   e.doc::jsonb, e.state::jsonb, e.created_hlc, e.updated_hlc, e.started_at, e.local_date::date
-            FROM unnest(\(entries.map(\.entryID)), \(entries.map(\.kind.rawValue))::text[], \(entries.map { Int($0.version) }),
-                        \(entries.map(\.seq)), \(entries.map(\.deleted)), \(entries.map { $0.deletedAtMillis.map(Int.init) })::int8[],
-                        \(entries.map(\.doc.canonicalText))::text[], \(entries.map(\.mergeStateJSON.canonicalText))::text[],
-                        \(entries.map(\.createdHLC.description))::text[], \(entries.map(\.updatedHLC.description))::text[],
-                        \(startedAt)::timestamptz[], \(localDates)::text[])
+                   e.doc, e.state, e.created_hlc, e.updated_hlc, e.started_at, e.local_date::date
+            FROM ROWS FROM (
+                     unnest(\(entries.map(\.entryID))), unnest(\(entries.map(\.kind.rawValue))::text[]), unnest(\(entries.map { Int($0.version) })),
+                     unnest(\(entries.map(\.seq))), unnest(\(entries.map(\.deleted))), unnest(\(entries.map { $0.deletedAtMillis.map(Int.init) })::int8[]),
+                     jsonb_array_elements(\(Self.jsonArray(entries.map(\.doc)))::jsonb),
+                     jsonb_array_elements(\(Self.jsonArray(entries.map(\.mergeStateJSON)))::jsonb),
+                     unnest(\(entries.map(\.createdHLC.description))::text[]), unnest(\(entries.map(\.updatedHLC.description))::text[]),
+                     unnest(\(startedAt)::timestamptz[]), unnest(\(localDates)::text[]))
                  AS e(id, kind, version, seq, deleted, deleted_ms, doc, state, created_hlc, updated_hlc, started_at, local_date)
             ON CONFLICT (athlete_id, entry_id) DO UPDATE SET
                 version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, deleted_at = excluded.deleted_at,
                 doc = excluded.doc, merge_state = excluded.merge_state, updated_hlc = excluded.updated_hlc,
                 started_at = excluded.started_at, local_date = excluded.local_date, updated_at = now()
             """)
+    }
+
+    /// `[v1,v2,...]` in canonical form: one `jsonb` parameter for a column of documents.
+    static func jsonArray(_ values: [JSONValue]) -> String {
+        var text = "["
+        text.reserveCapacity(values.count * 700)
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            text += value.canonicalText
+        }
+        return text + "]"
     }
 
     /// Inserts or updates conflict records, all in one statement.

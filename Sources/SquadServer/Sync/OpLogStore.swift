@@ -23,8 +23,9 @@ public enum OpLogStore {
         guard !results.isEmpty else { return }
         try connection.execute("""
             INSERT INTO applied_ops (athlete_id, op_id, device_id, entry_id, result)
-            SELECT \(athleteID), r.op_id, \(deviceID), r.entry_id, r.result::jsonb
-            FROM unnest(\(results.map(\.opID)), \(results.map(\.entryID))::uuid[], \(results.map(\.json.canonicalText))::text[])
+            SELECT \(athleteID), r.op_id, \(deviceID), r.entry_id, r.result
+            FROM ROWS FROM (unnest(\(results.map(\.opID))), unnest(\(results.map(\.entryID))::uuid[]),
+                            jsonb_array_elements(\(EntryStore.jsonArray(results.map(\.json)))::jsonb))
                  AS r(op_id, entry_id, result)
             ON CONFLICT (athlete_id, op_id) DO NOTHING
             """)

@@ -23,7 +23,7 @@ struct LifecycleTests {
         }
         let answered = Locked(0)
         async let pushes = OpsLoad.run(
-            tokens: tokens, servers: { daemon.base }, size: 250, pause: .zero, limit: .seconds(60), timeout: .seconds(5), sending: sending
+            tokens: tokens, servers: { daemon.base }, size: 250, pause: .zero, limit: .seconds(60), timeout: .seconds(5), sending: sending, begin: begin
         ) { pushes in
             answered.withLock { $0 = pushes.filter { $0.status == 200 }.count }
             return !daemon.process.isRunning

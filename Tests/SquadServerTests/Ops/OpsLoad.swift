@@ -50,14 +50,14 @@ struct OpsLoad {
 
     /// Runs `devices` loops against `servers` (one picked at random per push) until `stop`
     /// turns true or `limit` passes; each loop waits `pause` between pushes. `sending`
-    /// holds, by device, when its push now waiting for an answer was sent.
+    /// holds, by device, when its push now waiting for an answer was sent. Times are seconds
+    /// since `begin`: pass the caller's, so the caller's own marks share the scale.
     static func run(
         tokens: [String], servers: @escaping @Sendable () -> String, size: Int, pause: Duration, limit: Duration, timeout: Duration = .seconds(20),
-        sending: Locked<[Int: Double]> = Locked([:]),
+        sending: Locked<[Int: Double]> = Locked([:]), begin: ContinuousClock.Instant = .now,
         stop: @escaping @Sendable ([Push]) -> Bool
     ) async -> [Push] {
         let pushes = Locked<[Push]>([])
-        let begin = ContinuousClock.now
         func seconds() -> Double {
             let elapsed = ContinuousClock.now - begin
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -34,7 +34,7 @@ struct OutageTests {
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
         async let pushes = OpsLoad.run(
-            tokens: tokens, servers: { daemon.base }, size: 3, pause: .milliseconds(150), limit: .seconds(40)
+            tokens: tokens, servers: { daemon.base }, size: 3, pause: .milliseconds(150), limit: .seconds(40), begin: begin
         ) { pushes in
             // Stop 2 s after the first success once the database is back.
             guard let back = databaseBack.withLock({ $0 }) else { return false }
