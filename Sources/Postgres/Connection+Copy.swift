@@ -56,7 +56,13 @@ public struct CopyWriter: ~Copyable {
             return
         }
         if let problem = value.encodingError { throw PostgresError(.encoding, "a COPY field \(problem)") }
-        for byte in text.utf8 {
+        let utf8 = text.utf8
+        // Most fields (ids, numbers, JSON documents) need no escaping: copy them whole.
+        if !utf8.contains(where: { $0 == 92 || $0 == 10 || $0 == 13 || $0 == 9 }) {
+            row.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case 92: row.append(contentsOf: [92, 92])
             case 10: row.append(contentsOf: [92, 110])
