@@ -30,7 +30,7 @@ public enum Serve {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
         }
         services.append(DatabasePoolService(pool: pool))
-        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics))
+        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults))
         if let at = configuration.nightlyAt {
             services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
         }
@@ -40,6 +40,9 @@ public enum Serve {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.http.shutdownGraceSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
+        if !configuration.faults.isEmpty {
+            logger.warning("fault injection is on: this daemon will kill itself on purpose (testing only)")
+        }
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("serving", metadata: [
             "address": "\(configuration.http.host):\(configuration.http.port)",

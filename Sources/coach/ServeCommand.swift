@@ -48,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("Seconds in-flight requests may take to finish after SIGTERM (env SQUAD_SHUTDOWN_GRACE). Default: 10.", valueName: "seconds"))
     var shutdownGrace: String?
 
+    @Option(name: .customLong("fault-injection"), help: ArgumentHelp("Testing only: point=probability,... where the daemon kills itself (env SQUAD_FAULT_INJECTION). Default: off.", valueName: "spec"))
+    var faultInjection: String?
+
     @Option(name: .customLong("nightly-at"), help: ArgumentHelp("Also run the nightly job at HH:MM, server local time (env SQUAD_NIGHTLY_AT). Default: off (cron runs it).", valueName: "time"))
     var nightlyAt: String?
 
@@ -56,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             extra: [
                 .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
                 .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .shutdownGrace: shutdownGrace,
-                .nightlyAt: nightlyAt,
+                .nightlyAt: nightlyAt, .faultInjection: faultInjection,
             ],
             defaultLogLevel: "info")
         try await Serve.run(configuration: configuration, logger: Logs.logger(configuration.logLevel))

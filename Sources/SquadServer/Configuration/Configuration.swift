@@ -10,6 +10,8 @@ public struct Configuration: Sendable {
     public var logFormat: LogFormat
     /// When `coach serve` runs the nightly job itself (hour, minute, server local time); nil: never.
     public var nightlyAt: (hour: Int, minute: Int)?
+    /// Crash points for the soak tests; empty in production.
+    public var faults: FaultPoints = .none
     /// Where each effective value came from (flag, environment, file, default), for `coach config show`.
     public var sources: [Setting: String] = [:]
 
@@ -59,6 +61,7 @@ public struct Configuration: Sendable {
         }
         logFormat = format
         nightlyAt = try reader.string(.nightlyAt).flatMap(Self.parseTimeOfDay)
+        faults = try reader.string(.faultInjection).map(FaultPoints.parse) ?? .none
         for setting in Setting.all { sources[setting] = reader.source(setting) }
     }
 
@@ -80,6 +83,7 @@ public struct Configuration: Sendable {
             (.logLevel, logLevel.rawValue),
             (.logFormat, logFormat.rawValue),
             (.nightlyAt, nightlyAt.map { String(format: "%02d:%02d", $0.hour, $0.minute) } ?? "off"),
+            (.faultInjection, faults.isEmpty ? "off" : faults.probabilities.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ",")),
         ]
     }
 }

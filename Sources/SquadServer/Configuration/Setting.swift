@@ -72,9 +72,13 @@ extension Setting {
         flag: "db-connect-timeout", environment: "SQUAD_DB_CONNECT_TIMEOUT", defaultDescription: "3",
         help: "Seconds to wait for PostgreSQL when opening a connection (connect_timeout)")
 
+    public static let faultInjection = Setting(
+        flag: "fault-injection", environment: "SQUAD_FAULT_INJECTION", defaultDescription: "off",
+        help: "Testing only: point=probability,... where `coach serve` kills itself (push.before_tx, push.in_tx, push.after_commit)")
+
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
         configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
-        host, port, shutdownGrace, logLevel, logFormat, nightlyAt,
+        host, port, shutdownGrace, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

@@ -16,7 +16,7 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
-    metrics: ServerMetrics = ServerMetrics(), now: @escaping @Sendable () -> Date = { Date() }
+    metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
     let router = Router()
     router.add(middleware: RequestObserver(metrics: metrics))
@@ -47,7 +47,7 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    SyncRoutes(pool: pool, logger: logger, metrics: metrics, now: now).register(on: router)
+    SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, now: now).register(on: router)
     CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
     return Application(
         router: router,

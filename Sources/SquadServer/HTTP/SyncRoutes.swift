@@ -11,6 +11,7 @@ struct SyncRoutes: Sendable {
     let pool: ConnectionPool
     let logger: Logger
     let metrics: ServerMetrics
+    let faults: FaultPoints
     /// Wall clock for HLC clamping, injected so tests can move time.
     let now: @Sendable () -> Date
 
@@ -52,14 +53,21 @@ struct SyncRoutes: Sendable {
         }
         let nowMillis = Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
         let body: JSONValue
+        let faults = self.faults
+        faults.maybeCrash(at: .pushBeforeTransaction)
         do {
-            body = try await pool.withTransaction { try PushService.apply(push, device: device, nowMillis: nowMillis, on: $0) }
+            body = try await pool.withTransaction {
+                let body = try PushService.apply(push, device: device, nowMillis: nowMillis, on: $0)
+                faults.maybeCrash(at: .pushInTransaction)
+                return body
+            }
         } catch let error as PostgresError where error.isDataError {
             logger.warning("a push hit a data error; retrying it op by op", metadata: ["sqlstate": "\(error.sqlState ?? "-")"])
             body = try await pool.withTransaction {
                 try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, on: $0)
             }
         }
+        faults.maybeCrash(at: .pushAfterCommit)
         var counts: [String: Int] = [:]
         for result in body["results"]?.arrayValue ?? [] {
             if case .string(let status)? = result["status"] { counts[status, default: 0] += 1 }
