@@ -30,7 +30,8 @@ public enum Serve {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
         }
         services.append(DatabasePoolService(pool: pool))
-        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults))
+        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults,
+            rateLimiter: RateLimiter(rate: configuration.http.rateLimit)))
         if let at = configuration.nightlyAt {
             services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
         }

@@ -48,6 +48,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("Seconds in-flight requests may take to finish after SIGTERM (env SQUAD_SHUTDOWN_GRACE). Default: 10.", valueName: "seconds"))
     var shutdownGrace: String?
 
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Requests a second per device or coach token, bursts of twice that, 0 for none (env SQUAD_RATE_LIMIT). Default: 20.", valueName: "n"))
+    var rateLimit: String?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a silent client connection is kept (env SQUAD_IDLE_TIMEOUT). Default: 30.", valueName: "seconds"))
+    var idleTimeout: String?
+
     @Option(name: .customLong("fault-injection"), help: ArgumentHelp("Testing only: point=probability,... where the daemon kills itself (env SQUAD_FAULT_INJECTION). Default: off.", valueName: "spec"))
     var faultInjection: String?
 
@@ -59,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             extra: [
                 .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
                 .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .shutdownGrace: shutdownGrace,
-                .nightlyAt: nightlyAt, .faultInjection: faultInjection,
+                .nightlyAt: nightlyAt, .faultInjection: faultInjection, .rateLimit: rateLimit, .idleTimeout: idleTimeout,
             ],
             defaultLogLevel: "info")
         try await Serve.run(configuration: configuration, logger: Logs.logger(configuration.logLevel))

@@ -80,6 +80,8 @@ public struct Configuration: Sendable {
             (.host, http.host),
             (.port, String(http.port)),
             (.shutdownGrace, String(http.shutdownGraceSeconds)),
+            (.rateLimit, String(Int(http.rateLimit))),
+            (.idleTimeout, String(http.idleTimeoutSeconds)),
             (.logLevel, logLevel.rawValue),
             (.logFormat, logFormat.rawValue),
             (.nightlyAt, nightlyAt.map { String(format: "%02d:%02d", $0.hour, $0.minute) } ?? "off"),
@@ -154,16 +156,24 @@ public struct HTTPConfiguration: Sendable {
     public var port: Int
     /// Seconds in-flight requests may take to finish after SIGTERM.
     public var shutdownGraceSeconds: Int
+    /// Requests a second per bearer token (0: unlimited).
+    public var rateLimit: Double
+    /// Seconds a connection may stay silent before it is closed.
+    public var idleTimeoutSeconds: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, shutdownGraceSeconds: Int = 10) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, shutdownGraceSeconds: Int = 10, rateLimit: Double = 20, idleTimeoutSeconds: Int = 30) {
         self.host = host
         self.port = port
         self.shutdownGraceSeconds = shutdownGraceSeconds
+        self.rateLimit = rateLimit
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
     public init(reader: ConfigurationReader) throws {
         host = reader.string(.host) ?? "127.0.0.1"
         port = try reader.integer(.port, default: 8080, in: 0...65535)
         shutdownGraceSeconds = try reader.integer(.shutdownGrace, default: 10, in: 0...3600)
+        rateLimit = Double(try reader.integer(.rateLimit, default: 20, in: 0...100_000))
+        idleTimeoutSeconds = try reader.integer(.idleTimeout, default: 30, in: 1...3600)
     }
 }

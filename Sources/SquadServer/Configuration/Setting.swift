@@ -72,6 +72,12 @@ extension Setting {
         flag: "db-connect-timeout", environment: "SQUAD_DB_CONNECT_TIMEOUT", defaultDescription: "3",
         help: "Seconds to wait for PostgreSQL when opening a connection (connect_timeout)")
 
+    public static let rateLimit = Setting(
+        flag: "rate-limit", environment: "SQUAD_RATE_LIMIT", defaultDescription: "20",
+        help: "Requests a second each device or coach token may make (bursts of twice that); 0: no limit")
+    public static let idleTimeout = Setting(
+        flag: "idle-timeout", environment: "SQUAD_IDLE_TIMEOUT", defaultDescription: "30",
+        help: "Seconds a client connection may send nothing before it is closed")
     public static let faultInjection = Setting(
         flag: "fault-injection", environment: "SQUAD_FAULT_INJECTION", defaultDescription: "off",
         help: "Testing only: point=probability,... where `coach serve` kills itself (push.before_tx, push.in_tx, push.after_commit)")
@@ -79,6 +85,6 @@ extension Setting {
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
         configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
-        host, port, shutdownGrace, logLevel, logFormat, nightlyAt, faultInjection,
+        host, port, shutdownGrace, rateLimit, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

@@ -16,11 +16,12 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
-    metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, now: @escaping @Sendable () -> Date = { Date() }
+    metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0), now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
     let router = Router()
     router.add(middleware: RequestObserver(metrics: metrics))
     router.add(middleware: APIErrorMiddleware())
+    router.add(middleware: RateLimitMiddleware(limiter: rateLimiter))
     // Process liveness only: it answers while the event loop runs, whatever the database does.
     router.get("healthz") { _, _ in
         HealthResponse(status: "ok")
@@ -51,6 +52,8 @@ public func buildApplication(
     CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
     return Application(
         router: router,
+        // A connection that sends nothing for this long (a stalled client) is closed.
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: "squadsync"),
         logger: logger)
 }

@@ -200,6 +200,12 @@ public enum Simulator {
                         report.statuses[result["status"]?.stringValue ?? "?", default: 0] += 1
                     }
                     return
+                case 429:
+                    // Rate limited: wait as told, then send the same batch again.
+                    report.retries += 1
+                    let wait = response.headers.first(name: "Retry-After").flatMap(Int.init) ?? 1
+                    try? await Task.sleep(for: .seconds(min(wait, 30)))
+                    return await push(ops, token: token, server: server, client: client, report: &report, logger: logger, countOps: countOps)
                 case 500...:
                     report.http5xx += 1
                     logger.warning("push answered \(response.status.code); retrying", metadata: ["body": "\(String(buffer: data).prefix(200))"])

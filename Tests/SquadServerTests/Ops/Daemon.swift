@@ -33,7 +33,9 @@ final class Daemon: @unchecked Sendable {
             FileManager.default.createFile(atPath: logFile.path, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: coach)
-            process.arguments = ["serve", "--port", String(port)] + arguments
+            // No rate limit unless a test asks for one: the load tests push faster than a phone.
+            let limit = arguments.contains("--rate-limit") ? [] : ["--rate-limit", "0"]
+            process.arguments = ["serve", "--port", String(port)] + limit + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = databaseURL
             environment.merge(extra) { $1 }

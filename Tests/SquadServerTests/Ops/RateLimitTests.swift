@@ -1,0 +1,44 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SquadServer
+import Testing
+
+@Suite("Rate limits")
+struct RateLimitTests {
+    @Test("a token over its rate gets 429 with Retry-After; other tokens are not slowed; the bucket refills")
+    func perToken() async throws {
+        let fixture = try await SyncFixture.make()
+        let limiter = RateLimiter(rate: 1, burst: 3)
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, logger: Logger(label: "test"), rateLimiter: limiter)
+        try await app.test(.router) { client in
+            let watch = fixture.tokens["ana-watch"]!
+            for _ in 0..<3 {
+                #expect(try await client.send(.get, "/v1/sync/pull", token: watch).status == .ok)
+            }
+            let limited = try await client.send(.get, "/v1/sync/pull", token: watch)
+            #expect(limited.status == .tooManyRequests && limited.errorCode == "rate_limited")
+            #expect((limited.headers[.retryAfter].flatMap(Int.init) ?? 0) >= 1)
+            #expect(try await client.send(.get, "/v1/sync/pull", token: fixture.tokens["bob-phone"]!).status == .ok, "another token is not affected")
+            #expect(try await client.send(.get, "/healthz", token: nil).status == .ok, "requests without a token are not counted")
+        }
+        await fixture.close()
+    }
+
+    @Test("buckets refill at the rate and never hold more than the burst")
+    func refill() {
+        let limiter = RateLimiter(rate: 2, burst: 4)
+        let start = ContinuousClock.now
+        for _ in 0..<4 { #expect(limiter.take("t", now: start) == nil) }
+        #expect(limiter.take("t", now: start) == 1)
+        #expect(limiter.take("t", now: start + .milliseconds(500)) == nil, "half a second at 2/s gives one request")
+        #expect(limiter.take("t", now: start + .milliseconds(500)) != nil)
+        // A long pause refills to the burst, not beyond.
+        let later = start + .seconds(60)
+        for _ in 0..<4 { #expect(limiter.take("t", now: later) == nil) }
+        #expect(limiter.take("t", now: later) != nil)
+        #expect(RateLimiter(rate: 0).take("t") == nil, "0 turns limiting off")
+    }
+}
