@@ -56,6 +56,10 @@ public final class Connection: @unchecked Sendable {
             PQfinish(conn)
             throw PostgresError(.connection, "cannot connect to PostgreSQL (\(target)): \(reason)")
         }
+        // libpq's default notice processor writes server notices (and a FATAL read while
+        // idle, e.g. when the server shuts down) to standard error, bypassing the logs and
+        // their format. Errors reach callers through results; notices are dropped.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         handle = conn
     }
 

@@ -11,7 +11,7 @@ struct RateLimitTests {
     @Test("a token over its rate gets 429 with Retry-After; other tokens are not slowed; the bucket refills")
     func perToken() async throws {
         let fixture = try await SyncFixture.make()
-        let limiter = RateLimiter(rate: 1, burst: 3)
+        let limiter = RateLimiter(rate: 0.01, burst: 3)  // slow enough that a slow machine cannot refill it
         let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, logger: Logger(label: "test"), rateLimiter: limiter)
         try await app.test(.router) { client in
             let watch = fixture.tokens["ana-watch"]!
