@@ -30,9 +30,12 @@ public struct Device: Sendable, Equatable, Codable {
 public struct AuthenticatedDevice: Sendable, Equatable {
     public var id: UUID
     public var athleteID: Int64
+    /// The athlete was erased: the device may still pull (to learn of the deletion), not push.
+    public var athleteErased: Bool
 
-    public init(id: UUID, athleteID: Int64) {
+    public init(id: UUID, athleteID: Int64, athleteErased: Bool = false) {
         self.id = id
         self.athleteID = athleteID
+        self.athleteErased = athleteErased
     }
 }

@@ -60,11 +60,12 @@ public enum DeviceStore {
 
     public static func authenticate(token: String, on connection: Connection) throws -> Authentication {
         let rows = try connection.query("""
-            SELECT id, athlete_id, revoked_at IS NOT NULL FROM devices WHERE token_hash = \(DeviceToken.hash(token))
+            SELECT d.id, d.athlete_id, d.revoked_at IS NOT NULL, a.erased_at IS NOT NULL
+            FROM devices d JOIN athletes a ON a.id = d.athlete_id WHERE d.token_hash = \(DeviceToken.hash(token))
             """)
         guard let row = rows.first else { return .unknown }
-        let (id, athleteID, revoked) = try row.decode((UUID, Int64, Bool).self)
-        return revoked ? .revoked : .valid(AuthenticatedDevice(id: id, athleteID: athleteID))
+        let (id, athleteID, revoked, erased) = try row.decode((UUID, Int64, Bool, Bool).self)
+        return revoked ? .revoked : .valid(AuthenticatedDevice(id: id, athleteID: athleteID, athleteErased: erased))
     }
 
     /// Records that the device was seen (and synced, for pushes).

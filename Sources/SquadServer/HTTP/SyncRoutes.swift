@@ -41,6 +41,9 @@ struct SyncRoutes: Sendable {
             throw APIError(.contentTooLarge, "payload_too_large", "the body is over \(PushRequest.maximumBytes) bytes")
         }
         let device = try await authenticate(request)
+        if device.athleteErased {
+            throw APIError(.gone, "athlete_erased", "this athlete's data was erased; pull to remove it from the device")
+        }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
         }

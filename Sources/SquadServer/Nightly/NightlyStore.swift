@@ -38,7 +38,8 @@ public enum NightlyStore {
 
     /// Every athlete (or one) with the night to process and the effective rules.
     public static func candidates(handle: String?, date: Day?, now: Date, on connection: Connection) throws -> [Candidate] {
-        let filter: SQL = handle.map { "WHERE a.handle = \($0)" } ?? ""
+        // Erased athletes keep only id-only tombstones: nothing to compute.
+        let filter: SQL = handle.map { "WHERE a.erased_at IS NULL AND a.handle = \($0)" } ?? "WHERE a.erased_at IS NULL"
         let rows = try connection.query("""
             SELECT a.id, a.handle, a.name, a.time_zone, a.hr_max, a.hr_rest, a.level,
                    ((\(now) AT TIME ZONE a.time_zone)::date - 1) AS yesterday,
