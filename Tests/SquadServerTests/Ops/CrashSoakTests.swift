@@ -35,17 +35,10 @@ struct CrashSoakTests {
     @Test("SIGKILL of the daemon (random and at fault points) and of PostgreSQL: 0 ops lost, 0 applied twice")
     func soak() async throws {
         let seconds = Int(ProcessInfo.processInfo.environment["SQUAD_SOAK_SECONDS"] ?? "") ?? 20
-        let home = URL(fileURLWithPath: "/tmp/squadsync-soak-\(UUID().uuidString.prefix(8))")
         // Durable, as in production: with synchronous_commit off (the fast test clusters) an
         // immediate stop loses commits already acknowledged; this soak found exactly that.
-        let cluster = EmbeddedCluster(configuration: .init(home: home, database: "squadsync", durable: true))
-        try cluster.start()
-        defer {
-            _ = try? cluster.stop(immediate: true)
-            try? FileManager.default.removeItem(at: home)
-        }
-        let url = cluster.url()
-        try Migrator(migrations: try Migration.load(from: try SchemaDirectory.locate())).migrate(on: try Connection(conninfo: url))
+        let (cluster, url, finish) = try OpsLoad.privateCluster("soak", durable: true)
+        defer { finish() }
         let tokens = try OpsLoad.enroll(devices: 4, url: url)
         let faults = "push.before_tx=0.01,push.in_tx=0.02,push.after_commit=0.02"
 

@@ -22,6 +22,20 @@ struct OpsLoad {
         var latency: Double { finished - started }
     }
 
+    /// A migrated cluster of the test's own, for tests that stop or kill PostgreSQL (the
+    /// shared test cluster keeps serving the other tests). `finish` stops and removes it.
+    static func privateCluster(_ name: String, durable: Bool) throws -> (cluster: EmbeddedCluster, url: String, finish: @Sendable () -> Void) {
+        let home = URL(fileURLWithPath: "/tmp/squadsync-\(name)-\(UUID().uuidString.prefix(8))")
+        let cluster = EmbeddedCluster(configuration: .init(home: home, database: "squadsync", durable: durable))
+        try cluster.start()
+        let url = cluster.url()
+        try Migrator(migrations: try Migration.load(from: try SchemaDirectory.locate())).migrate(on: try Connection(conninfo: url))
+        return (cluster, url, {
+            _ = try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(at: home)
+        })
+    }
+
     /// Enrolls `devices` athletes with one phone each on the database at `url`.
     static func enroll(devices: Int, url: String) throws -> [String] {
         let connection = try Connection(conninfo: url)

@@ -13,15 +13,8 @@ import TestSupport
 struct OutageTests {
     @Test("PostgreSQL down for 10 s under load: only 503s with Retry-After, /readyz false, service back within 5 s, nothing acknowledged lost")
     func outage() async throws {
-        let home = URL(fileURLWithPath: "/tmp/squadsync-outage-\(UUID().uuidString.prefix(8))")
-        let cluster = EmbeddedCluster(configuration: .init(home: home, database: "squadsync", durable: false))
-        try cluster.start()
-        defer {
-            _ = try? cluster.stop(immediate: true)
-            try? FileManager.default.removeItem(at: home)
-        }
-        let url = cluster.url()
-        try Migrator(migrations: try Migration.load(from: try SchemaDirectory.locate())).migrate(on: try Connection(conninfo: url))
+        let (cluster, url, finish) = try OpsLoad.privateCluster("outage", durable: false)
+        defer { finish() }
         let tokens = try OpsLoad.enroll(devices: 4, url: url)
         let daemon = try await Daemon.start(databaseURL: url, arguments: ["--log-format", "json"])
 
