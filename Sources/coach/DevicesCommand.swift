@@ -6,8 +6,8 @@ import SquadServer
 struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
-        abstract: "Enroll, list and revoke athletes' devices.",
-        subcommands: [Enroll.self, List.self, Revoke.self]
+        abstract: "Enroll, list, rotate and revoke athletes' devices.",
+        subcommands: [Enroll.self, List.self, Rotate.self, Revoke.self]
     )
 
     struct Enroll: AsyncParsableCommand {
@@ -85,6 +85,42 @@ struct DevicesCommand: AsyncParsableCommand {
                 try await context.pool.withTransaction { try DeviceStore.revoke(id, on: $0) }
             }
             if json { try Output.json(device) } else { print("revoked '\(device.name)' of \(device.athleteHandle)") }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a device a new token; the old one keeps working for a grace period.",
+            discussion: """
+                For a token that may have leaked, or as routine. The new token is shown once;
+                the old one is accepted for --grace-minutes more (0: refused at once), then 401.
+
+                Example:
+                  coach devices rotate 3f0c2d1e-9b10-4c7e-8a51-0190f5e07c1e --grace-minutes 10
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The device id (from coach devices list).") var id: String
+        @Option(name: .customLong("grace-minutes"), help: ArgumentHelp("Minutes the old token still works.", valueName: "n")) var graceMinutes = 10
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func validate() throws {
+            guard (0...10_080).contains(graceMinutes) else { throw ValidationError("--grace-minutes: 0 to 10080 (a week)") }
+        }
+
+        func run() async throws {
+            guard let id = UUID(uuidString: self.id) else { throw UsageError(message: "'\(self.id)' is not a device id (a UUID)") }
+            let grace = graceMinutes * 60
+            let (device, token) = try await CommandContext.with(global) { context in
+                try await context.pool.withTransaction { try DeviceStore.rotate(id, graceSeconds: grace, on: $0) }
+            }
+            if json {
+                struct Rotated: Encodable { var device: Device; var token: String; var graceMinutes: Int
+                    enum CodingKeys: String, CodingKey { case device, token, graceMinutes = "grace_minutes" } }
+                try Output.json(Rotated(device: device, token: token, graceMinutes: graceMinutes))
+                return
+            }
+            print("new token for '\(device.name)' of \(device.athleteHandle) (shown once; the old one works for \(graceMinutes) more minutes):")
+            print(token)
         }
     }
 }

@@ -51,6 +51,21 @@ public enum DeviceStore {
         return device
     }
 
+    /// Issues a new token for a device; the old one keeps working for `graceSeconds`
+    /// (then 401), so a phone that has not stored the new one yet is not locked out.
+    /// A revoked device cannot be rotated.
+    public static func rotate(_ id: UUID, graceSeconds: Int, on connection: Connection) throws -> (Device, String) {
+        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.uuidString.lowercased())") }
+        guard device.revokedAt == nil else { throw AdminError(.conflict, "device \(id.uuidString.lowercased()) is revoked: enroll a new one") }
+        let token = DeviceToken.generate()
+        try connection.execute("""
+            UPDATE devices SET previous_token_hash = token_hash, token_hash = \(DeviceToken.hash(token)),
+                   previous_expires_at = now() + make_interval(secs => \(graceSeconds)::int)
+            WHERE id = \(id)
+            """)
+        return (device, token)
+    }
+
     /// The outcome of presenting a token.
     public enum Authentication: Sendable, Equatable {
         case valid(AuthenticatedDevice)
@@ -61,7 +76,9 @@ public enum DeviceStore {
     public static func authenticate(token: String, on connection: Connection) throws -> Authentication {
         let rows = try connection.query("""
             SELECT d.id, d.athlete_id, d.revoked_at IS NOT NULL, a.erased_at IS NOT NULL
-            FROM devices d JOIN athletes a ON a.id = d.athlete_id WHERE d.token_hash = \(DeviceToken.hash(token))
+            FROM devices d JOIN athletes a ON a.id = d.athlete_id
+            WHERE d.token_hash = \(DeviceToken.hash(token))
+               OR (d.previous_token_hash = \(DeviceToken.hash(token)) AND d.previous_expires_at > now())
             """)
         guard let row = rows.first else { return .unknown }
         let (id, athleteID, revoked, erased) = try row.decode((UUID, Int64, Bool, Bool).self)

@@ -53,7 +53,7 @@ public enum AthleteDataRights {
             SELECT coalesce(jsonb_agg(s.name ORDER BY s.name), '[]')::text FROM athlete_squads x JOIN squads s ON s.id = x.squad_id WHERE x.athlete_id = \(id)
             """)))
         parts.append("\"devices\":" + (try json("""
-            SELECT coalesce(jsonb_agg(to_jsonb(d) - 'token_hash' - 'athlete_id' ORDER BY d.created_at), '[]')::text FROM devices d WHERE athlete_id = \(id)
+            SELECT coalesce(jsonb_agg(to_jsonb(d) - 'token_hash' - 'previous_token_hash' - 'athlete_id' ORDER BY d.created_at), '[]')::text FROM devices d WHERE athlete_id = \(id)
             """)))
         var tableParts: [String] = []
         for (table, byPlan) in tables {
