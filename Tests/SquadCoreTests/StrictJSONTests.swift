@@ -78,6 +78,10 @@ struct HLCTests {
         #expect(HLC("2026-06-01T07:32:11Z-0000-x") == nil)
         #expect(HLC("not a clock") == nil)
         #expect(HLC("2026-13-01T07:32:11.004Z-0000-dev") == nil)
+        // Found by the fuzzer: a signed counter parsed as a negative number and printed back differently.
+        #expect(HLC("2027-06-01T06:45:05.000Z--030-watc((((h") == nil)
+        #expect(HLC("2027-06-01T06:45:05.000Z-+030-watch") == nil)
+        #expect(HLC("2027-06-01T06:45:05.000Z-00aF-watch")?.counter == 0xaf)
     }
 
     @Test("orders by instant, counter, node, which is also text order")

@@ -23,7 +23,9 @@ public struct HLC: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         // "YYYY-MM-DDTHH:MM:SS.mmmZ" is 24 bytes, then "-XXXX-", then the node.
         guard bytes.count >= 31, bytes[23] == UInt8(ascii: "Z"), bytes[24] == UInt8(ascii: "-"), bytes[29] == UInt8(ascii: "-") else { return nil }
         guard let millis = ISOInstant.parseMillis(bytes[0..<24]) else { return nil }
-        guard let counter = Int(String(decoding: bytes[25..<29], as: UTF8.self), radix: 16) else { return nil }
+        // Four hex digits exactly: Int(_:radix:) alone would take "-030" (a negative counter; found by fuzzing).
+        guard bytes[25..<29].allSatisfy({ (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }),
+              let counter = Int(String(decoding: bytes[25..<29], as: UTF8.self), radix: 16) else { return nil }
         let node = String(decoding: bytes[30...], as: UTF8.self)
         guard !node.isEmpty, node.utf8.count <= 64 else { return nil }
         self.init(millis: millis, counter: counter, node: node)

@@ -26,11 +26,12 @@ struct CoachRoutes: Sendable {
     }
 
     func authenticate(_ request: Request) async throws -> CoachStore.AuthenticatedCoach {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <coach token>")
+        let token: String
+        switch BearerToken.parse(request.headers[.authorization]) {
+        case .success(let value): token = value
+        case .failure(.missing): throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <coach token>")
+        case .failure(.invalid): throw APIError(.unauthorized, "invalid_token", "the coach token is not valid")
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, token.utf8.count <= 200 else { throw APIError(.unauthorized, "invalid_token", "the coach token is not valid") }
         switch try await pool.withConnection({ try CoachStore.authenticate(token: token, on: $0) }) {
         case .valid(let coach): return coach
         case .revoked: throw APIError(.forbidden, "coach_revoked", "this coach token was revoked")

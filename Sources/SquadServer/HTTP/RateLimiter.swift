@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SquadCore
 import Synchronization
 
 /// Token buckets per bearer token, kept in this daemon's memory: each token may make
@@ -63,8 +64,7 @@ struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-           let wait = limiter.take(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) {
+        if case .success(let token) = BearerToken.parse(request.headers[.authorization]), let wait = limiter.take(token) {
             throw APIError(.tooManyRequests, "rate_limited", "too many requests for this token; retry after \(wait) s", retryAfterSeconds: wait)
         }
         return try await next(request, context)

@@ -23,11 +23,12 @@ struct SyncRoutes: Sendable {
 
     /// Resolves the bearer token: 401 when missing or unknown, 403 when revoked.
     func authenticate(_ request: Request) async throws -> AuthenticatedDevice {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <device token>")
+        let token: String
+        switch BearerToken.parse(request.headers[.authorization]) {
+        case .success(let value): token = value
+        case .failure(.missing): throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <device token>")
+        case .failure(.invalid): throw APIError(.unauthorized, "invalid_token", "the device token is not valid")
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, token.utf8.count <= 200 else { throw APIError(.unauthorized, "invalid_token", "the device token is not valid") }
         let outcome = try await pool.withConnection { try DeviceStore.authenticate(token: token, on: $0) }
         switch outcome {
         case .valid(let device): return device

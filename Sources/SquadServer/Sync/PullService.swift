@@ -23,19 +23,13 @@ public enum PullService {
     public static let defaultLimit = 500
     public static let maximumLimit = 1000
 
-    /// An opaque cursor: base64url of `v1.<athlete>.<seq>`.
+    /// An opaque cursor: base64url of `v1.<athlete>.<seq>` (`SyncCursor`).
     public static func cursor(athleteID: Int64, seq: Int64) -> String {
-        Data("v1.\(athleteID).\(seq)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        SyncCursor.encode(athleteID: athleteID, seq: seq)
     }
 
     public static func seq(fromCursor cursor: String?, athleteID: Int64) throws(CursorError) -> Int64 {
-        guard let cursor, !cursor.isEmpty, cursor != "0" else { return 0 }
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { throw .invalid }
-        let parts = text.split(separator: ".")
-        guard parts.count == 3, parts[0] == "v1", Int64(parts[1]) == athleteID, let seq = Int64(parts[2]), seq >= 0 else { throw .invalid }
+        guard let seq = SyncCursor.decode(cursor, athleteID: athleteID) else { throw .invalid }
         return seq
     }
 

@@ -30,7 +30,7 @@ final class Daemon: @unchecked Sendable {
         for _ in 0..<5 {
             let port = 20_000 + Int.random(in: 0..<20_000)
             let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("squadsync-daemon-\(UUID().uuidString.prefix(8)).log")
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: coach)
             // No rate limit unless a test asks for one: the load tests push faster than a phone.
