@@ -22,6 +22,8 @@ public func buildApplication(
     router.add(middleware: RequestObserver(metrics: metrics))
     router.add(middleware: APIErrorMiddleware())
     router.add(middleware: RateLimitMiddleware(limiter: rateLimiter))
+    let routeTable = RouteTable()
+    router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
     // Process liveness only: it answers while the event loop runs, whatever the database does.
     router.get("healthz") { _, _ in
         HealthResponse(status: "ok")
@@ -50,6 +52,7 @@ public func buildApplication(
     }
     SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, now: now).register(on: router)
     CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
+    routeTable.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return Application(
         router: router,
         // A connection that sends nothing for this long (a stalled client) is closed.

@@ -41,4 +41,19 @@ struct RateLimitTests {
         #expect(limiter.take("t", now: later) != nil)
         #expect(RateLimiter(rate: 0).take("t") == nil, "0 turns limiting off")
     }
+
+    @Test("a known path asked with another method is 405 with Allow; an unknown path stays 404")
+    func methodNotAllowed() async throws {
+        let fixture = try await SyncFixture.make()
+        try await fixture.application().test(.router) { client in
+            let wrong = try await client.send(.delete, "/v1/sync/push", token: nil)
+            #expect(wrong.status == .methodNotAllowed && wrong.errorCode == "method_not_allowed")
+            #expect(wrong.headers[.allow] == "POST")
+            let entry = try await client.send(.post, "/v1/entries/\(UUID().uuidString)", token: nil)
+            #expect(entry.status == .methodNotAllowed && entry.headers[.allow] == "GET")
+            #expect(try await client.send(.get, "/v1/nothing-here", token: nil).status == .notFound)
+            #expect(try await client.send(.get, "/v1/sync/pull", token: nil).status == .unauthorized, "known routes are untouched")
+        }
+        await fixture.close()
+    }
 }
