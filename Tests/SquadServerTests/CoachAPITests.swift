@@ -123,6 +123,20 @@ struct CoachAPITests {
             #expect(badJSON.status == .badRequest)
             let badDate = try await client.send(.get, "/v1/coach/digest?date=yesterday", token: world.maria)
             #expect(badDate.status == .badRequest && badDate.errorCode == "invalid_date")
+            // Booleans are true or false, once (found by schemathesis: `open=null` read as false).
+            for query in ["/v1/coach/flags?open=null", "/v1/coach/flags?open=true&open=false", "/v1/coach/conflicts?all=1",
+                          "/v1/coach/athletes/ana/digest?week=yes"] {
+                let bad = try await client.send(.get, query, token: world.maria)
+                #expect(bad.status == .badRequest && bad.errorCode == "invalid_query", "\(query): \(bad.status)")
+            }
+            #expect(try await client.send(.get, "/v1/coach/flags?open=false", token: world.maria).status == .ok)
+            let noteNotText = try await client.send(.post, "/v1/coach/flags/\(world.anaFlag)/ack", token: world.maria, body: #"{"note": 5}"#)
+            #expect(noteNotText.status == .badRequest && noteNotText.errorCode == "invalid_field")
+            let badKm = try await client.send(.post, "/v1/coach/athletes/ana/plan/override", token: world.maria, body: #"{"date": "2026-11-26", "type": "easy", "km": "ten"}"#)
+            #expect(badKm.status == .badRequest && badKm.errorCode == "invalid_field")
+            // The body of an acknowledgement is optional (its note is).
+            let bare = try await client.send(.post, "/v1/coach/flags/\(world.anaFlag)/ack", token: world.maria, body: "")
+            #expect(bare.status == .ok, "an ack without a body: \(bare.status)")
         }
         await world.fixture.close()
     }

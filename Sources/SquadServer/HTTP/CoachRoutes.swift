@@ -54,6 +54,17 @@ struct CoachRoutes: Sendable {
         return day
     }
 
+    /// A boolean query parameter: absent is false; otherwise exactly one `true` or `false`.
+    func flag(_ request: Request, _ name: String) throws -> Bool {
+        let values = request.uri.queryParameters.getAll(name)
+        switch (values.count, values.first.map { String($0) }) {
+        case (0, _): return false
+        case (1, "true"?): return true
+        case (1, "false"?): return false
+        default: throw APIError(.badRequest, "invalid_query", "\(name) must be given once, as true or false")
+        }
+    }
+
     /// Handles of every athlete the coach may see.
     func visibleHandles(_ coach: CoachStore.AuthenticatedCoach, on connection: Connection) throws -> Set<String> {
         Set(try connection.query("""
@@ -61,11 +72,23 @@ struct CoachRoutes: Sendable {
             """).map { try $0.decode(String.self, at: 0) })
     }
 
-    func body(_ request: Request) async throws -> JSONValue {
+    /// The request's JSON object; with `optional`, an empty body reads as `{}`.
+    func body(_ request: Request, optional: Bool = false) async throws -> JSONValue {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
-        do { return try StrictJSON.parse(Array(buffer.readableBytesView)) } catch {
+        if optional && buffer.readableBytes == 0 { return .object([:]) }
+        let json: JSONValue
+        do { json = try StrictJSON.parse(Array(buffer.readableBytesView)) } catch {
             throw APIError(.badRequest, "invalid_json", "\(error)")
         }
+        guard case .object = json else { throw APIError(.badRequest, "invalid_json", "the body must be a JSON object") }
+        return json
+    }
+
+    /// An optional string member of a request body: absent or null is nil, any other type is 400.
+    func optionalString(_ json: JSONValue, _ key: String) throws -> String? {
+        guard let value = json[key], value != .null else { return nil }
+        guard let text = value.stringValue else { throw APIError(.badRequest, "invalid_field", "\(key) must be a string") }
+        return text
     }
 
     func squadDigest(_ request: Request) async throws -> Response {
@@ -86,7 +109,7 @@ struct CoachRoutes: Sendable {
         let coach = try await authenticate(request)
         let handle = try context.parameters.require("handle")
         let date = try day(request)
-        let week = request.uri.queryParameters.get("week") == "true"
+        let week = try flag(request, "week")
         let digest = try await pool.withConnection { connection -> Digest? in
             guard try CoachStore.visibleAthlete(handle, to: coach, on: connection) != nil else { throw Self.notFound }
             if week { return Digest.week(try DigestStore.week(handle: handle, date: date ?? Day(ordinal: Int(now().timeIntervalSince1970 / 86_400)), on: connection)) }
@@ -112,14 +135,14 @@ struct CoachRoutes: Sendable {
     }
 
     func flags(_ request: Request) async throws -> Response {
-        let open = request.uri.queryParameters.get("open") == "true"
+        let open = try flag(request, "open")
         return try await visibleList(request, { try FlagStore.list(handle: $0, onlyOpen: open, on: $1) }, athleteOf: \.athlete)
     }
 
     func ack(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let coach = try await authenticate(request)
         guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw Self.notFound }
-        let note = try await body(request)["note"]?.stringValue
+        let note = try optionalString(try await body(request, optional: true), "note")
         let flag = try await pool.withTransaction { connection -> FlagStore.Flag in
             guard let row = try connection.query("SELECT athlete_id FROM flags WHERE flag_id = \(id)").first,
                   try CoachStore.sees(athleteID: try row.decode(Int64.self, at: 0), coach: coach, on: connection) else { throw Self.notFound }
@@ -136,8 +159,16 @@ struct CoachRoutes: Sendable {
         guard let type = json["type"]?.stringValue.flatMap(SessionType.init(rawValue:)) else {
             throw APIError(.badRequest, "invalid_type", "type must be one of \(SessionType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let km = json["km"]?.numberValue
-        let note = json["note"]?.stringValue
+        let km: Double?
+        switch json["km"] {
+        case nil, .null?: km = nil
+        case let value?:
+            guard let number = value.numberValue else {
+                throw APIError(.badRequest, "invalid_field", "km must be a number (kilometres, 0 to 300)")
+            }
+            km = number
+        }
+        let note = try optionalString(json, "note")
         let nowDate = now()
         let change = try await pool.withTransaction { connection -> PlanChange in
             guard try CoachStore.visibleAthlete(handle, to: coach, on: connection) != nil else { throw Self.notFound }
@@ -147,7 +178,7 @@ struct CoachRoutes: Sendable {
     }
 
     func conflicts(_ request: Request) async throws -> Response {
-        let all = request.uri.queryParameters.get("all") == "true"
+        let all = try flag(request, "all")
         return try await visibleList(request, { try ConflictService.list(handle: $0, includeClosed: all, on: $1) }, athleteOf: \.athlete)
     }
 
