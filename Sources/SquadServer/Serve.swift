@@ -18,8 +18,11 @@ public enum Serve {
     public static func run(configuration: Configuration, logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws {
         let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
         let pool = try target.makePool(configuration.database, daemon: true, logger: logger)
+        let tokenKey: TokenKey
         do {
+            tokenKey = try configuration.tokenKey()
             try await requireCurrentSchema(pool: pool, configuration: configuration.database)
+            try await pool.withConnection { try tokenKey.check(on: $0) }
         } catch {
             await pool.close()
             if target.startedCluster { _ = try? target.cluster?.stop() }
@@ -30,7 +33,7 @@ public enum Serve {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
         }
         services.append(DatabasePoolService(pool: pool))
-        services.append(buildApplication(http: configuration.http, pool: pool, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults,
+        services.append(buildApplication(http: configuration.http, pool: pool, tokenKey: tokenKey, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults,
             rateLimiter: RateLimiter(rate: configuration.http.rateLimit)))
         if let at = configuration.nightlyAt {
             services.append(NightlyScheduler(pool: pool, at: at, logger: logger))

@@ -9,7 +9,7 @@ struct CoachesCommand: AsyncParsableCommand {
         abstract: "Coaches who use the API (/v1/coach/...) with their own token.",
         discussion: """
             A coach sees and changes only the athletes of its squads. The token is printed
-            once; only its SHA-256 is stored. Adding an existing coach to another squad issues
+            once; only a lookup id and an HMAC-SHA256 of its secret are stored. Adding an existing coach to another squad issues
             a new token (the old one stops working).
 
             Examples:
@@ -29,7 +29,8 @@ struct CoachesCommand: AsyncParsableCommand {
         func run() async throws {
             let (handle, squad, fullName) = (name, self.squad, self.fullName)
             let (coach, token) = try await CommandContext.with(global) { context in
-                try await context.pool.withTransaction { try CoachStore.add(handle: handle, name: fullName, squad: squad, on: $0) }
+                let key = try context.configuration.tokenKey()
+                return try await context.pool.withTransaction { try CoachStore.add(handle: handle, name: fullName, squad: squad, key: key, on: $0) }
             }
             if json {
                 struct Added: Encodable { var coach: CoachStore.Coach; var token: String }

@@ -14,7 +14,8 @@ struct DevicesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enroll a device for an athlete and print its token once.",
             discussion: """
-                The token is shown only now: the database keeps only its SHA-256. Put it in the
+                The token is shown only now: the database keeps its lookup id and an HMAC-SHA256
+                of its secret under the server key (--token-key-file). Put it in the
                 app as `Authorization: Bearer <token>`.
 
                 Example:
@@ -38,7 +39,8 @@ struct DevicesCommand: AsyncParsableCommand {
         func run() async throws {
             let (handle, name, type) = (self.handle, self.name, self.type)
             let (device, token) = try await CommandContext.with(global) { context in
-                try await context.pool.withTransaction { try DeviceStore.enroll(handle: handle, name: name, type: type, on: $0) }
+                let key = try context.configuration.tokenKey()
+                return try await context.pool.withTransaction { try DeviceStore.enroll(handle: handle, name: name, type: type, key: key, on: $0) }
             }
             if json {
                 try Output.json(Enrolled(device: device, token: token))
@@ -111,7 +113,8 @@ struct DevicesCommand: AsyncParsableCommand {
             guard let id = UUID(uuidString: self.id) else { throw UsageError(message: "'\(self.id)' is not a device id (a UUID)") }
             let grace = graceMinutes * 60
             let (device, token) = try await CommandContext.with(global) { context in
-                try await context.pool.withTransaction { try DeviceStore.rotate(id, graceSeconds: grace, on: $0) }
+                let key = try context.configuration.tokenKey()
+                return try await context.pool.withTransaction { try DeviceStore.rotate(id, graceSeconds: grace, key: key, on: $0) }
             }
             if json {
                 struct Rotated: Encodable { var device: Device; var token: String; var graceMinutes: Int

@@ -24,11 +24,14 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("File of VARIABLE=value lines, as in squadsync.env.example (env SQUAD_CONFIG). Flags and the environment win over it.", valueName: "path"))
     var configFile: String?
 
+    @Option(name: .customLong("token-key-file"), help: ArgumentHelp("Server key that tokens are stored under, HMAC-SHA256 (env SQUAD_TOKEN_KEY_FILE). Default: token.key in --home, made on first use.", valueName: "path"))
+    var tokenKeyFile: String?
+
     /// Flags given on this command line, by setting.
     func flags(_ extra: [Setting: String?] = [:]) -> [String: String] {
         var flags: [String: String] = [:]
         let given: [Setting: String?] = [
-            .databaseURL: databaseURL, .home: home, .schemaDirectory: schemaDir, .logLevel: logLevel, .logFormat: logFormat, .configFile: configFile,
+            .databaseURL: databaseURL, .home: home, .schemaDirectory: schemaDir, .logLevel: logLevel, .logFormat: logFormat, .configFile: configFile, .tokenKeyFile: tokenKeyFile,
         ]
         for (setting, value) in given.merging(extra, uniquingKeysWith: { $1 }) {
             if let value { flags[setting.flag] = value }

@@ -50,7 +50,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let context = try await CommandContext.open(global)
         let simulated: [SimulatedAthlete]
         do {
-            simulated = try await Simulator.prepare(options, pool: context.pool)
+            simulated = try await Simulator.prepare(options, pool: context.pool, key: try context.configuration.tokenKey())
             await context.close()
         } catch {
             await context.close()

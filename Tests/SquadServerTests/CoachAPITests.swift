@@ -31,9 +31,9 @@ struct CoachAPITests {
         let (maria, olga) = try await fixture.pool.withTransaction { connection -> (String, String) in
             _ = try SquadStore.create(name: "Other", on: connection)
             _ = try AthleteStore.add(NewAthlete(handle: "zed", name: "Zed", squad: "Other", timeZone: zone), currentYear: 2026, on: connection)
-            _ = try DeviceStore.enroll(handle: "zed", name: "zed-phone", type: "phone", on: connection)
-            return (try CoachStore.add(handle: "maria", name: "Maria", squad: "Club", on: connection).1,
-                    try CoachStore.add(handle: "olga", name: nil, squad: "Other", on: connection).1)
+            _ = try DeviceStore.enroll(handle: "zed", name: "zed-phone", type: "phone", key: TestTokenKey.key, on: connection)
+            return (try CoachStore.add(handle: "maria", name: "Maria", squad: "Club", key: TestTokenKey.key, on: connection).1,
+                    try CoachStore.add(handle: "olga", name: nil, squad: "Other", key: TestTokenKey.key, on: connection).1)
         }
         for handle in ["ana", "zed"] {
             try await fixture.log(handle, device: "phone", [NightlyFixture.wellness(night, zone: zone, illness: true)])
@@ -58,7 +58,7 @@ struct CoachAPITests {
     }
 
     static func application(_ world: World) -> some ApplicationProtocol {
-        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: world.fixture.pool, logger: Logger(label: "test"), now: { now })
+        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: world.fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { now })
     }
 
     @Test("every coach route: own athlete answered, another squad's athlete 404, no token 401, revoked 403")
@@ -114,7 +114,7 @@ struct CoachAPITests {
     @Test("device tokens are not coach tokens, and bad input is a 400 with a code")
     func wrongTokensAndInput() async throws {
         let world = try await Self.world()
-        let device = try await world.fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "ana-extra", type: "phone", on: $0).1 }
+        let device = try await world.fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "ana-extra", type: "phone", key: TestTokenKey.key, on: $0).1 }
         try await Self.application(world).test(.router) { client in
             #expect(try await client.send(.get, "/v1/coach/digest", token: device).status == .unauthorized)
             let badType = try await client.send(.post, "/v1/coach/athletes/ana/plan/override", token: world.maria, body: #"{"date": "2026-11-26", "type": "sprint"}"#)

@@ -22,7 +22,7 @@ struct DataRightsTests {
         try await fixture.log("ana", device: "phone", [NightlyFixture.wellness(night, zone: zone, illness: true)])
         try await fixture.log("bob", device: "phone", [NightlyFixture.wellness(night, zone: zone)])
         _ = try await fixture.nightly(night, now: Date(timeIntervalSince1970: 1_795_428_000))
-        let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "spare", type: "phone", on: $0).1 }
+        let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "spare", type: "phone", key: TestTokenKey.key, on: $0).1 }
         func count(_ table: String, _ handle: String) async throws -> Int {
             try await fixture.count("SELECT count(*) FROM \(identifier: table) t JOIN athletes a ON a.id = t.athlete_id WHERE a.handle = \(handle)")
         }
@@ -66,7 +66,7 @@ struct DataRightsTests {
         #expect(try await count("entries", "bob") > 0, "another athlete is untouched")
 
         // Her devices pull the tombstones; their pushes are refused; the nightly job skips her.
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, logger: Logger(label: "test"))
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"))
         try await app.test(.router) { client in
             let (changes, _) = try await client.pullAll(token: token)
             let tombstones = changes.filter { $0["type"]?.stringValue == "entry" && $0["deleted"] == .bool(true) }
@@ -89,7 +89,7 @@ struct DataRightsTests {
                 .map { [try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1)] }
         }
         #expect(docsAfter == docsBefore, "the re-imported entries are the exported ones")
-        let newToken = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana2", name: "new phone", type: "phone", on: $0).1 }
+        let newToken = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana2", name: "new phone", type: "phone", key: TestTokenKey.key, on: $0).1 }
         try await app.test(.router) { client in
             let (changes, _) = try await client.pullAll(token: newToken)
             #expect(changes.filter { $0["type"]?.stringValue == "entry" }.count >= before.entries)

@@ -16,7 +16,7 @@ struct RemoteCoachTests {
         let token = try await fixture.pool.withTransaction { connection -> String in
             _ = try SquadStore.create(name: "Other", on: connection)
             _ = try AthleteStore.add(NewAthlete(handle: "zed", name: "Zed", squad: "Other", timeZone: zone), currentYear: 2026, on: connection)
-            return try CoachStore.add(handle: "maria", name: nil, squad: "Club", on: connection).1
+            return try CoachStore.add(handle: "maria", name: nil, squad: "Club", key: TestTokenKey.key, on: connection).1
         }
         try await fixture.log("ana", device: "phone", [NightlyFixture.wellness(night, zone: zone, illness: true)])
         let report = try await fixture.nightly(night, now: Date(timeIntervalSince1970: 1_795_428_000))

@@ -12,7 +12,7 @@ struct ServeTests {
     @Test("GET /healthz answers 200 with a JSON status")
     func healthz() async throws {
         let pool = try TestDatabase.make().pool()
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: pool, logger: Logger(label: "test"))
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"))
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)

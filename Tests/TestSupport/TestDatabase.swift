@@ -34,6 +34,7 @@ public enum TestDatabase {
 
     /// A new database: migrated with `Schema/` (default) or empty.
     public static func make(migrated: Bool = true) throws -> Handle {
+        _ = TestTokenKey.file
         let server = try server.get()
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let admin = try Connection(conninfo: server.adminURL)

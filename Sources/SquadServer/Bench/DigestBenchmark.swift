@@ -31,6 +31,8 @@ public enum DigestBenchmark {
     public static func run(athletes: Int, days: Int, runs: Int, port: Int, pool: ConnectionPool, logger: Logger, say: @escaping @Sendable (String) -> Void) async throws -> Result {
         let last = NightlyBenchmark.lastDay
         say("generating \(athletes) athletes x \(days) days, then the nightly run writes their digests")
+        // A scratch database: a key of its own, never written to disk.
+        let tokenKey = TokenKey.random()
         let token = try await pool.withConnection { connection -> String in
             try connection.execute("INSERT INTO squads (name) VALUES ('Bench squad')")
             try connection.execute("""
@@ -40,7 +42,7 @@ public enum DigestBenchmark {
             try connection.execute("INSERT INTO athlete_squads (athlete_id, squad_id) SELECT id, (SELECT id FROM squads LIMIT 1) FROM athletes")
             try NightlyBenchmark.insertDays(from: last.adding(days: -(days - 1)), to: last, on: connection)
             try connection.execute("VACUUM ANALYZE entries")
-            return try CoachStore.add(handle: "bench", name: nil, squad: "Bench squad", on: connection).1
+            return try CoachStore.add(handle: "bench", name: nil, squad: "Bench squad", key: tokenKey, on: connection).1
         }
         let now = Date(timeIntervalSince1970: Double(last.ordinal + 1) * 86_400 + 36_000)
         _ = try await NightlyRunner.run(NightlyRunner.Options(date: last, now: now), pool: pool, logger: logger)
@@ -57,7 +59,7 @@ public enum DigestBenchmark {
         }
 
         say("timing \(runs) squad views through the coach API")
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: port), pool: pool, logger: logger, now: { now })
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: port), pool: pool, tokenKey: tokenKey, logger: logger, now: { now })
         let http: [Double] = try await withThrowingTaskGroup(of: [Double]?.self) { group in
             group.addTask {
                 try await app.runService()

@@ -107,6 +107,8 @@ public enum PushBenchmark {
         let dayMillis: Int64 = 1_780_000_000_000 / 86_400_000 * 86_400_000
         say("preparing \(options.devices) athletes and \(total) rows")
         let seed = UInt64(Date().timeIntervalSince1970)
+        // A scratch database: a key of its own, never written to disk.
+        let tokenKey = TokenKey.random()
         let (athleteIDs, tokens) = try await pool.withTransaction { connection -> ([Int64], [String]) in
             let squad = "Bench \(seed)"
             _ = try SquadStore.create(name: squad, on: connection)
@@ -115,7 +117,7 @@ public enum PushBenchmark {
             for index in 0..<(options.devices * 2) {
                 let athlete = try AthleteStore.add(NewAthlete(handle: "bench\(seed)-\(index)", name: "Bench \(index)", squad: squad, timeZone: "Europe/Lisbon"), currentYear: 2100, on: connection)
                 ids.append(athlete.id)
-                if index >= options.devices { tokens.append(try DeviceStore.enroll(handle: athlete.handle, name: "bench watch", type: "watch", on: connection).1) }
+                if index >= options.devices { tokens.append(try DeviceStore.enroll(handle: athlete.handle, name: "bench watch", type: "watch", key: tokenKey, on: connection).1) }
             }
             return (ids, tokens)
         }
@@ -159,7 +161,7 @@ public enum PushBenchmark {
         _ = try await pool.withConnection { try $0.execute("DELETE FROM entries WHERE athlete_id = ANY(\(athleteIDs))") }
 
         // The real thing: HTTP in, committed in PostgreSQL.
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: pool, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: pool, tokenKey: tokenKey, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let server = Task { try await group.run() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)

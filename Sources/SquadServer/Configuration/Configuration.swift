@@ -10,6 +10,8 @@ public struct Configuration: Sendable {
     public var logFormat: LogFormat
     /// When `coach serve` runs the nightly job itself (hour, minute, server local time); nil: never.
     public var nightlyAt: (hour: Int, minute: Int)?
+    /// The file of the server key that tokens are stored under (`TokenKey`).
+    public var tokenKeyFile: URL
     /// Crash points for the soak tests; empty in production.
     public var faults: FaultPoints = .none
     /// Where each effective value came from (flag, environment, file, default), for `coach config show`.
@@ -28,10 +30,18 @@ public struct Configuration: Sendable {
         logFormat: LogFormat = .text, nightlyAt: (hour: Int, minute: Int)? = nil
     ) {
         self.database = database
+        self.tokenKeyFile = database.home.appendingPathComponent("token.key")
         self.http = http
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.nightlyAt = nightlyAt
+    }
+
+    /// The token key, made in `tokenKeyFile` on first use; errors name the setting.
+    public func tokenKey() throws -> TokenKey {
+        do { return try TokenKey.load(file: tokenKeyFile) } catch let error as TokenKeyError {
+            throw ConfigurationError(setting: .tokenKeyFile, message: error.message)
+        }
     }
 
     /// Parses `HH:MM` (24 h); `off` or empty is nil.
@@ -49,6 +59,7 @@ public struct Configuration: Sendable {
     /// Reads every setting; throws `ConfigurationError` naming the first bad one.
     public init(reader: ConfigurationReader) throws {
         database = try DatabaseConfiguration(reader: reader)
+        tokenKeyFile = reader.string(.tokenKeyFile).map { URL(fileURLWithPath: $0) } ?? database.home.appendingPathComponent("token.key")
         http = try HTTPConfiguration(reader: reader)
         let levelText = reader.string(.logLevel) ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
@@ -72,6 +83,7 @@ public struct Configuration: Sendable {
             (.databaseURL, database.url.map { _ in "(set, hidden)" } ?? "(embedded cluster)"),
             (.home, database.home.path),
             (.schemaDirectory, database.schemaDirectory ?? "(auto)"),
+            (.tokenKeyFile, tokenKeyFile.path),
             (.poolSize, String(database.poolSize)),
             (.acquireTimeout, String(database.acquireTimeoutSeconds)),
             (.connectTimeout, String(database.connectTimeoutSeconds)),

@@ -82,9 +82,13 @@ extension Setting {
         flag: "fault-injection", environment: "SQUAD_FAULT_INJECTION", defaultDescription: "off",
         help: "Testing only: point=probability,... where `coach serve` kills itself (push.before_tx, push.in_tx, push.after_commit)")
 
+    public static let tokenKeyFile = Setting(
+        flag: "token-key-file", environment: "SQUAD_TOKEN_KEY_FILE", defaultDescription: "token.key in the home folder (made on first use)",
+        help: "File with the server key (hex) under which device and coach tokens are stored as HMAC-SHA256; every daemon and command of one database needs the same file")
+
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
         configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
-        host, port, shutdownGrace, rateLimit, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
+        tokenKeyFile, host, port, shutdownGrace, rateLimit, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

@@ -3,30 +3,57 @@ import Postgres
 
 /// All SQL for devices and their tokens.
 public enum DeviceStore {
-    /// Enrolls a device and returns it with its token, which is not stored.
+    /// Enrolls a device and returns it with its token, which is not stored: the database
+    /// keeps its lookup id and the HMAC of its secret under `key`.
     ///
     /// - Parameter token: a token to use instead of a random one (the simulator's
     ///   deterministic tokens); a device already holding it is returned as it is.
-    public static func enroll(handle: String, name: String, type: String, token given: String? = nil, on connection: Connection) throws -> (Device, String) {
+    public static func enroll(
+        handle: String, name: String, type: String, token given: String? = nil, key: TokenKey, on connection: Connection
+    ) throws -> (Device, String) {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 120 else { throw AdminError(.invalid, "a device name must be 1 to 120 characters") }
         guard Device.types.contains(type) else { throw AdminError(.invalid, "device type must be one of \(Device.types.joined(separator: ", "))") }
         let athlete = try connection.query("SELECT id FROM athletes WHERE handle = \(handle)")
         guard let athleteRow = athlete.first else { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
         let athleteID = try athleteRow.decode(Int64.self, at: 0)
-        let token = given ?? DeviceToken.generate()
-        if given != nil, let existing = try connection.query("SELECT id FROM devices WHERE token_hash = \(DeviceToken.hash(token))").first {
-            guard let device = try find(try existing.decode(UUID.self, at: 0), on: connection) else { throw AdminError(.notFound, "device vanished") }
-            return (device, token)
+        try key.check(on: connection)
+        let token: String
+        let parts: DeviceToken.Parts
+        if let given {
+            guard let given = DeviceToken.parse(given) else { throw AdminError(.invalid, "a given token must look like sq_<16 characters>.<secret>") }
+            (token, parts) = (DeviceToken.devicePrefix + given.lookup + "." + given.secret, given)
+            if let existing = try connection.query("SELECT id FROM devices WHERE token_lookup = \(parts.lookup)").first {
+                guard let device = try find(try existing.decode(UUID.self, at: 0), on: connection) else { throw AdminError(.notFound, "device vanished") }
+                return (device, token)
+            }
+        } else {
+            (token, parts) = DeviceToken.generate()
         }
         let rows = try connection.query("""
-            INSERT INTO devices (athlete_id, name, device_type, token_hash)
-            VALUES (\(athleteID), \(trimmed), \(type), \(DeviceToken.hash(token)))
+            INSERT INTO devices (athlete_id, name, device_type, token_lookup, token_hash)
+            VALUES (\(athleteID), \(trimmed), \(type), \(parts.lookup), \(key.mac(parts.secret)))
             RETURNING id
             """)
         let id = try rows[0].decode(UUID.self, at: 0)
         guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "device vanished") }
         return (device, token)
+    }
+
+    /// A device the server uses itself (imports, the coach's edits): its token is never
+    /// shown, so it is stored as a random lookup id and a random hash that no token matches.
+    public static func enrollInternal(handle: String, name: String, type: String, on connection: Connection) throws -> Device {
+        let athlete = try connection.query("SELECT id FROM athletes WHERE handle = \(handle)")
+        guard let athleteRow = athlete.first else { throw AdminError(.notFound, "no athlete with handle '\(handle)'") }
+        let (_, parts) = DeviceToken.generate()
+        let unusable = DeviceToken.legacyHash(DeviceToken.generate().token)
+        let rows = try connection.query("""
+            INSERT INTO devices (athlete_id, name, device_type, token_lookup, token_hash)
+            VALUES (\(try athleteRow.decode(Int64.self, at: 0)), \(name), \(type), \(parts.lookup), \(unusable))
+            RETURNING id
+            """)
+        guard let device = try find(try rows[0].decode(UUID.self, at: 0), on: connection) else { throw AdminError(.notFound, "device vanished") }
+        return device
     }
 
     public static func list(handle: String?, on connection: Connection) throws -> [Device] {
@@ -53,13 +80,15 @@ public enum DeviceStore {
 
     /// Issues a new token for a device; the old one keeps working for `graceSeconds`
     /// (then 401), so a phone that has not stored the new one yet is not locked out.
-    /// A revoked device cannot be rotated.
-    public static func rotate(_ id: UUID, graceSeconds: Int, on connection: Connection) throws -> (Device, String) {
+    /// The device keeps its lookup id (a legacy device gets one). A revoked device cannot be rotated.
+    public static func rotate(_ id: UUID, graceSeconds: Int, key: TokenKey, on connection: Connection) throws -> (Device, String) {
         guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.uuidString.lowercased())") }
         guard device.revokedAt == nil else { throw AdminError(.conflict, "device \(id.uuidString.lowercased()) is revoked: enroll a new one") }
-        let token = DeviceToken.generate()
+        try key.check(on: connection)
+        let lookup = try connection.query("SELECT token_lookup FROM devices WHERE id = \(id)")[0].decode(String?.self, at: 0)
+        let (token, parts) = DeviceToken.generate(lookup: lookup)
         try connection.execute("""
-            UPDATE devices SET previous_token_hash = token_hash, token_hash = \(DeviceToken.hash(token)),
+            UPDATE devices SET previous_token_hash = token_hash, token_hash = \(key.mac(parts.secret)), token_lookup = \(parts.lookup),
                    previous_expires_at = now() + make_interval(secs => \(graceSeconds)::int)
             WHERE id = \(id)
             """)
@@ -73,15 +102,32 @@ public enum DeviceStore {
         case unknown
     }
 
-    public static func authenticate(token: String, on connection: Connection) throws -> Authentication {
-        let rows = try connection.query("""
-            SELECT d.id, d.athlete_id, d.revoked_at IS NOT NULL, a.erased_at IS NOT NULL
-            FROM devices d JOIN athletes a ON a.id = d.athlete_id
-            WHERE d.token_hash = \(DeviceToken.hash(token))
-               OR (d.previous_token_hash = \(DeviceToken.hash(token)) AND d.previous_expires_at > now())
-            """)
-        guard let row = rows.first else { return .unknown }
-        let (id, athleteID, revoked, erased) = try row.decode((UUID, Int64, Bool, Bool).self)
+    /// Finds the device by the token's lookup id, then checks its secret against the stored
+    /// HMAC (or, inside a rotation's grace period, the previous one) in constant time.
+    /// Legacy tokens (no lookup id) are found by their SHA-256.
+    public static func authenticate(token: String, key: TokenKey, on connection: Connection) throws -> Authentication {
+        let columns: SQL = "d.id, d.athlete_id, d.revoked_at IS NOT NULL, a.erased_at IS NOT NULL"
+        let row: Row
+        if let parts = DeviceToken.parse(token) {
+            guard let found = try connection.query("""
+                SELECT \(columns), d.token_hash, CASE WHEN d.previous_expires_at > now() THEN d.previous_token_hash END
+                FROM devices d JOIN athletes a ON a.id = d.athlete_id WHERE d.token_lookup = \(parts.lookup)
+                """).first else { return .unknown }
+            let (current, previous) = try (found.decode(Data.self, at: 4), found.decode(Data?.self, at: 5))
+            let matchesCurrent = key.verify(parts.secret, against: current)
+            let matchesPrevious = previous.map { key.verify(parts.secret, against: $0) } ?? false
+            guard matchesCurrent || matchesPrevious else { return .unknown }
+            row = found
+        } else {
+            let hash = DeviceToken.legacyHash(token)
+            guard let found = try connection.query("""
+                SELECT \(columns) FROM devices d JOIN athletes a ON a.id = d.athlete_id
+                WHERE (d.token_lookup IS NULL AND d.token_hash = \(hash))
+                   OR (d.previous_token_hash = \(hash) AND d.previous_expires_at > now())
+                """).first else { return .unknown }
+            row = found
+        }
+        let (id, athleteID, revoked, erased) = try (row.decode(UUID.self, at: 0), row.decode(Int64.self, at: 1), row.decode(Bool.self, at: 2), row.decode(Bool.self, at: 3))
         return revoked ? .revoked : .valid(AuthenticatedDevice(id: id, athleteID: athleteID, athleteErased: erased))
     }
 

@@ -15,7 +15,7 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///   - metrics: the series `GET /metrics` serves; each daemon has its own.
 ///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
-    http: HTTPConfiguration, pool: ConnectionPool, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
+    http: HTTPConfiguration, pool: ConnectionPool, tokenKey: TokenKey, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
     metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0), now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
     let router = Router()
@@ -50,8 +50,8 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, now: now).register(on: router)
-    CoachRoutes(pool: pool, logger: logger, now: now).register(on: router)
+    SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, tokenKey: tokenKey, now: now).register(on: router)
+    CoachRoutes(pool: pool, logger: logger, tokenKey: tokenKey, now: now).register(on: router)
     routeTable.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return Application(
         router: router,

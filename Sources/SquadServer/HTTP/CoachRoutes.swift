@@ -12,6 +12,7 @@ import SquadCore
 struct CoachRoutes: Sendable {
     let pool: ConnectionPool
     let logger: Logger
+    let tokenKey: TokenKey
     let now: @Sendable () -> Date
 
     func register(on router: Router<BasicRequestContext>) {
@@ -32,7 +33,7 @@ struct CoachRoutes: Sendable {
         case .failure(.missing): throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <coach token>")
         case .failure(.invalid): throw APIError(.unauthorized, "invalid_token", "the coach token is not valid")
         }
-        switch try await pool.withConnection({ try CoachStore.authenticate(token: token, on: $0) }) {
+        switch try await pool.withConnection({ try CoachStore.authenticate(token: token, key: tokenKey, on: $0) }) {
         case .valid(let coach): return coach
         case .revoked: throw APIError(.forbidden, "coach_revoked", "this coach token was revoked")
         case .unknown: throw APIError(.unauthorized, "invalid_token", "the coach token is not valid")

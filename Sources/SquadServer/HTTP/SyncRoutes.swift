@@ -12,6 +12,7 @@ struct SyncRoutes: Sendable {
     let logger: Logger
     let metrics: ServerMetrics
     let faults: FaultPoints
+    let tokenKey: TokenKey
     /// Wall clock for HLC clamping, injected so tests can move time.
     let now: @Sendable () -> Date
 
@@ -29,7 +30,7 @@ struct SyncRoutes: Sendable {
         case .failure(.missing): throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <device token>")
         case .failure(.invalid): throw APIError(.unauthorized, "invalid_token", "the device token is not valid")
         }
-        let outcome = try await pool.withConnection { try DeviceStore.authenticate(token: token, on: $0) }
+        let outcome = try await pool.withConnection { try DeviceStore.authenticate(token: token, key: tokenKey, on: $0) }
         switch outcome {
         case .valid(let device): return device
         case .revoked: throw APIError(.forbidden, "device_revoked", "this device was revoked; enroll it again")

@@ -113,7 +113,7 @@ public enum Importer {
             guard deviceName == nil else {
                 throw AdminError(.notFound, "athlete '\(handle)' has no active device named '\(name)' (see coach devices list \(handle))")
             }
-            let (created, _) = try DeviceStore.enroll(handle: handle, name: "import", type: "other", on: connection)
+            let created = try DeviceStore.enrollInternal(handle: handle, name: "import", type: "other", on: connection)
             return AuthenticatedDevice(id: created.id, athleteID: athlete.id)
         }
         var report = Report()

@@ -65,12 +65,12 @@ public enum Simulator {
 
     /// A deterministic token for a simulated device: simulated athletes are test data.
     static func token(seed: UInt64, handle: String, device: String) -> String {
-        "sq_sim_" + StableID.make("sim-token|\(seed)|\(handle)|\(device)").uuidString.lowercased()
-            + StableID.make("sim-token-2|\(seed)|\(handle)|\(device)").uuidString.lowercased()
+        func hex(_ label: String) -> String { StableID.make("\(label)|\(seed)|\(handle)|\(device)").uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+        return DeviceToken.devicePrefix + String(hex("sim-lookup").prefix(16)) + "." + hex("sim-token") + hex("sim-token-2")
     }
 
     /// Creates the squad, athletes and devices in the database (idempotent for a seed).
-    public static func prepare(_ options: Options, pool: ConnectionPool) async throws -> [SimulatedAthlete] {
+    public static func prepare(_ options: Options, pool: ConnectionPool, key: TokenKey) async throws -> [SimulatedAthlete] {
         let athletes = (0..<options.athletes).map { SimulatedAthlete(index: $0, seed: options.seed, days: options.days, endDayMillis: options.endDayMillis) }
         let seed = options.seed
         try await pool.withTransaction { connection in
@@ -86,7 +86,7 @@ public enum Simulator {
                 }
                 for device in [athlete.watch, athlete.phone] {
                     _ = try DeviceStore.enroll(handle: athlete.handle, name: device.name, type: device.type,
-                                               token: token(seed: seed, handle: athlete.handle, device: device.type), on: connection)
+                                               token: token(seed: seed, handle: athlete.handle, device: device.type), key: key, on: connection)
                 }
             }
         }

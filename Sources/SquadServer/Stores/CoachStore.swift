@@ -26,13 +26,14 @@ public enum CoachStore {
     }
 
     /// Adds a coach to a squad (creating the coach if new) and issues a new token.
-    public static func add(handle: String, name: String?, squad: String, on connection: Connection) throws -> (Coach, String) {
+    public static func add(handle: String, name: String?, squad: String, key: TokenKey, on connection: Connection) throws -> (Coach, String) {
         if let problem = Handle.problem(handle) { throw AdminError(.invalid, "coach name '\(handle)' \(problem)") }
         let squadID = try SquadStore.id(named: squad, on: connection)
-        let token = DeviceToken.generate().replacingOccurrences(of: "sq_", with: "sqc_")
+        try key.check(on: connection)
+        let (token, parts) = DeviceToken.generate(prefix: DeviceToken.coachPrefix)
         let rows = try connection.query("""
-            INSERT INTO coaches (handle, name, token_hash) VALUES (\(handle), \(name ?? handle), \(DeviceToken.hash(token)))
-            ON CONFLICT (handle) DO UPDATE SET token_hash = excluded.token_hash, revoked_at = NULL
+            INSERT INTO coaches (handle, name, token_lookup, token_hash) VALUES (\(handle), \(name ?? handle), \(parts.lookup), \(key.mac(parts.secret)))
+            ON CONFLICT (handle) DO UPDATE SET token_lookup = excluded.token_lookup, token_hash = excluded.token_hash, revoked_at = NULL
             RETURNING id
             """)
         let id = try rows[0].decode(Int64.self, at: 0)
@@ -57,12 +58,17 @@ public enum CoachStore {
         guard !rows.isEmpty else { throw AdminError(.notFound, "no active coach '\(handle)'") }
     }
 
-    public static func authenticate(token: String, on connection: Connection) throws -> Authentication {
-        guard let row = try connection.query("""
-            SELECT c.id, c.handle, c.revoked_at IS NOT NULL, coalesce((SELECT array_agg(squad_id) FROM coach_squads WHERE coach_id = c.id), '{}')
-            FROM coaches c WHERE c.token_hash = \(DeviceToken.hash(token))
-            """).first else { return .unknown }
-        let (id, handle, revoked, squads) = try row.decode((Int64, String, Bool, [Int64]).self)
+    /// By the token's lookup id and the HMAC of its secret (constant time); legacy tokens by SHA-256.
+    public static func authenticate(token: String, key: TokenKey, on connection: Connection) throws -> Authentication {
+        let select: SQL = """
+            SELECT c.id, c.handle, c.revoked_at IS NOT NULL, coalesce((SELECT array_agg(squad_id) FROM coach_squads WHERE coach_id = c.id), '{}'), c.token_hash
+            FROM coaches c
+            """
+        let parts = DeviceToken.parse(token)
+        let filter: SQL = parts.map { "WHERE c.token_lookup = \($0.lookup)" } ?? "WHERE c.token_lookup IS NULL AND c.token_hash = \(DeviceToken.legacyHash(token))"
+        guard let row = try connection.query(select + " " + filter).first else { return .unknown }
+        if let parts, !key.verify(parts.secret, against: try row.decode(Data.self, at: 4)) { return .unknown }
+        let (id, handle, revoked, squads) = try (row.decode(Int64.self, at: 0), row.decode(String.self, at: 1), row.decode(Bool.self, at: 2), row.decode([Int64].self, at: 3))
         return revoked ? .revoked : .valid(AuthenticatedCoach(id: id, handle: handle, squadIDs: squads))
     }
 

@@ -97,7 +97,7 @@ public enum ConflictService {
         if let row = try connection.query("SELECT id FROM devices WHERE athlete_id = \(athleteID) AND name = 'coach' AND revoked_at IS NULL LIMIT 1").first {
             return AuthenticatedDevice(id: try row.decode(UUID.self, at: 0), athleteID: athleteID)
         }
-        let (device, _) = try DeviceStore.enroll(handle: handle, name: "coach", type: "other", on: connection)
+        let device = try DeviceStore.enrollInternal(handle: handle, name: "coach", type: "other", on: connection)
         return AuthenticatedDevice(id: device.id, athleteID: athleteID)
     }
 }

@@ -19,8 +19,8 @@ struct NightlyFixture {
             _ = try SquadStore.create(name: "Club", on: connection)
             for (handle, zone) in athletes {
                 _ = try AthleteStore.add(NewAthlete(handle: handle, name: handle.capitalized, squad: "Club", timeZone: zone, hrMax: 190), currentYear: 2026, on: connection)
-                _ = try DeviceStore.enroll(handle: handle, name: "\(handle)-watch", type: "watch", on: connection)
-                _ = try DeviceStore.enroll(handle: handle, name: "\(handle)-phone", type: "phone", on: connection)
+                _ = try DeviceStore.enroll(handle: handle, name: "\(handle)-watch", type: "watch", key: TestTokenKey.key, on: connection)
+                _ = try DeviceStore.enroll(handle: handle, name: "\(handle)-phone", type: "phone", key: TestTokenKey.key, on: connection)
             }
         }
         return NightlyFixture(database: database, pool: pool)

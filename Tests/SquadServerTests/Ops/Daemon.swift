@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SquadCore
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,7 @@ final class Daemon: @unchecked Sendable {
             process.arguments = ["serve", "--port", String(port)] + limit + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = databaseURL
+            environment["SQUAD_TOKEN_KEY_FILE"] = TestTokenKey.file.path
             environment.merge(extra) { $1 }
             process.environment = environment
             let handle = try FileHandle(forWritingTo: logFile)

@@ -87,7 +87,7 @@ struct LifecycleTests {
 
         let single = try await Daemon.start(databaseURL: one.url)
         let poolOne = try one.pool()
-        let athletesOne = try await Simulator.prepare(options(single.base), pool: poolOne)
+        let athletesOne = try await Simulator.prepare(options(single.base), pool: poolOne, key: TestTokenKey.key)
         let reportOne = try await Simulator.run(options(single.base), athletes: athletesOne, logger: logger)
         #expect(await single.stop() == 0)
 
@@ -95,7 +95,7 @@ struct LifecycleTests {
         let second = try await Daemon.start(databaseURL: two.url)
         let poolTwo = try two.pool()
         let both = first.base + "," + second.base
-        let athletesTwo = try await Simulator.prepare(options(both), pool: poolTwo)
+        let athletesTwo = try await Simulator.prepare(options(both), pool: poolTwo, key: TestTokenKey.key)
         let reportTwo = try await Simulator.run(options(both), athletes: athletesTwo, logger: logger)
         // Both daemons really served: each counted pushed ops.
         for daemon in [first, second] {

@@ -3,6 +3,7 @@ import Postgres
 import SquadCore
 import SquadServer
 import Synchronization
+import TestSupport
 
 /// Devices pushing small batches of new runs to daemons in a loop, for the lifecycle,
 /// outage and multi-daemon tests: every batch, its answer and its timing are kept.
@@ -43,7 +44,7 @@ struct OpsLoad {
             _ = try SquadStore.create(name: "Ops", on: connection)
             return try (0..<devices).map { index in
                 _ = try AthleteStore.add(NewAthlete(handle: "ops\(index)", name: "Ops \(index)", squad: "Ops", timeZone: "Europe/Lisbon"), currentYear: 2026, on: connection)
-                return try DeviceStore.enroll(handle: "ops\(index)", name: "phone", type: "phone", on: connection).1
+                return try DeviceStore.enroll(handle: "ops\(index)", name: "phone", type: "phone", key: TestTokenKey.key, on: connection).1
             }
         }
     }

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import SquadServer
 import Testing
+import TestSupport
 
 @Suite("Rate limits")
 struct RateLimitTests {
@@ -12,7 +13,7 @@ struct RateLimitTests {
     func perToken() async throws {
         let fixture = try await SyncFixture.make()
         let limiter = RateLimiter(rate: 0.01, burst: 3)  // slow enough that a slow machine cannot refill it
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, logger: Logger(label: "test"), rateLimiter: limiter)
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), rateLimiter: limiter)
         try await app.test(.router) { client in
             let watch = fixture.tokens["ana-watch"]!
             for _ in 0..<3 {

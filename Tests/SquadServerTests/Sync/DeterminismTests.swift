@@ -46,7 +46,7 @@ struct DeterminismTests {
         let devices = try await pool.withTransaction { connection -> [AuthenticatedDevice] in
             let athlete = try AthleteStore.add(NewAthlete(handle: handle, name: handle, squad: "Club", timeZone: "UTC"), currentYear: 2026, on: connection)
             return try (0..<3).map { index in
-                let (device, _) = try DeviceStore.enroll(handle: handle, name: "device \(index)", type: "phone", on: connection)
+                let (device, _) = try DeviceStore.enroll(handle: handle, name: "device \(index)", type: "phone", key: TestTokenKey.key, on: connection)
                 return AuthenticatedDevice(id: device.id, athleteID: athlete.id)
             }
         }

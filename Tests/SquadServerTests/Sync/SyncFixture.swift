@@ -32,7 +32,7 @@ struct SyncFixture {
             var tokens: [String: String] = [:]
             var devices: [String: Device] = [:]
             for (handle, name, type) in [("ana", "ana-watch", "watch"), ("ana", "ana-phone", "phone"), ("bob", "bob-phone", "phone")] {
-                let (device, token) = try DeviceStore.enroll(handle: handle, name: name, type: type, on: connection)
+                let (device, token) = try DeviceStore.enroll(handle: handle, name: name, type: type, key: TestTokenKey.key, on: connection)
                 tokens[name] = token
                 devices[name] = device
             }
@@ -42,7 +42,7 @@ struct SyncFixture {
     }
 
     func application(now: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: Double(SyncFixture.clockStart) / 1000 + 60) }) -> some ApplicationProtocol {
-        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: pool, logger: Logger(label: "test"), now: now)
+        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: now)
     }
 
     func close() async {

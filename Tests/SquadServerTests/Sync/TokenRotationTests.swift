@@ -14,7 +14,7 @@ struct TokenRotationTests {
         let fixture = try await SyncFixture.make()
         let device = fixture.devices["ana-watch"]!
         let old = fixture.tokens["ana-watch"]!
-        let (_, new) = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 600, on: $0) }
+        let (_, new) = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 600, key: TestTokenKey.key, on: $0) }
         #expect(new != old && new.hasPrefix("sq_"))
         try await fixture.application().test(.router) { client in
             #expect(try await client.send(.get, "/v1/sync/pull", token: new).status == .ok)
@@ -25,7 +25,7 @@ struct TokenRotationTests {
             #expect(expired.status == .unauthorized && expired.errorCode == "invalid_token")
             #expect(try await client.send(.get, "/v1/sync/pull", token: new).status == .ok)
             // Rotating again with no grace: the previous token is refused at once.
-            let (_, newer) = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 0, on: $0) }
+            let (_, newer) = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 0, key: TestTokenKey.key, on: $0) }
             #expect(try await client.send(.get, "/v1/sync/pull", token: new).status == .unauthorized)
             #expect(try await client.send(.get, "/v1/sync/pull", token: newer).status == .ok)
             // Revocation covers the device whatever token it presents.
@@ -33,7 +33,7 @@ struct TokenRotationTests {
             #expect(try await client.send(.get, "/v1/sync/pull", token: newer).status == .forbidden)
         }
         await #expect(throws: AdminError.self) {
-            _ = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 60, on: $0) }
+            _ = try await fixture.pool.withTransaction { try DeviceStore.rotate(device.id, graceSeconds: 60, key: TestTokenKey.key, on: $0) }
         }
         await fixture.close()
     }
