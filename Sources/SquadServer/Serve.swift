@@ -34,7 +34,8 @@ public enum Serve {
         }
         services.append(DatabasePoolService(pool: pool))
         services.append(buildApplication(http: configuration.http, pool: pool, tokenKey: tokenKey, database: configuration.database, logger: logger, metrics: metrics, faults: configuration.faults,
-            rateLimiter: RateLimiter(rate: configuration.http.rateLimit)))
+            rateLimiter: RateLimiter(rate: configuration.http.rateLimit), addressLimiter: RateLimiter(rate: configuration.http.rateLimitAddress),
+            trustedProxies: configuration.http.trustedProxies))
         if let at = configuration.nightlyAt {
             services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
         }

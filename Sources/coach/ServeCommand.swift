@@ -51,6 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Requests a second per device or coach token, bursts of twice that, 0 for none (env SQUAD_RATE_LIMIT). Default: 20.", valueName: "n"))
     var rateLimit: String?
 
+    @Option(name: .customLong("rate-limit-address"), help: ArgumentHelp("Requests a second per client address, with or without a token, bursts of twice that, 0 for none (env SQUAD_RATE_LIMIT_ADDRESS). Default: 100.", valueName: "n"))
+    var rateLimitAddress: String?
+
+    @Option(name: .customLong("trusted-proxies"), help: ArgumentHelp("Addresses or CIDR blocks whose X-Forwarded-For names the client, comma-separated, or none (env SQUAD_TRUSTED_PROXIES). Default: 127.0.0.1,::1.", valueName: "list"))
+    var trustedProxies: String?
+
+    @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Seconds a client has to send a whole request, head and body, however it trickles (env SQUAD_REQUEST_TIMEOUT). Default: 60.", valueName: "seconds"))
+    var requestTimeout: String?
+
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a silent client connection is kept (env SQUAD_IDLE_TIMEOUT). Default: 30.", valueName: "seconds"))
     var idleTimeout: String?
 
@@ -66,6 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
                 .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
                 .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .shutdownGrace: shutdownGrace,
                 .nightlyAt: nightlyAt, .faultInjection: faultInjection, .rateLimit: rateLimit, .idleTimeout: idleTimeout,
+                .rateLimitAddress: rateLimitAddress, .trustedProxies: trustedProxies, .requestTimeout: requestTimeout,
             ],
             defaultLogLevel: "info")
         try await Serve.run(configuration: configuration, logger: Logs.logger(configuration.logLevel))

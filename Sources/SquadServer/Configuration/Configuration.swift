@@ -93,6 +93,9 @@ public struct Configuration: Sendable {
             (.port, String(http.port)),
             (.shutdownGrace, String(http.shutdownGraceSeconds)),
             (.rateLimit, String(Int(http.rateLimit))),
+            (.rateLimitAddress, String(Int(http.rateLimitAddress))),
+            (.trustedProxies, http.trustedProxiesText),
+            (.requestTimeout, String(http.requestTimeoutSeconds)),
             (.idleTimeout, String(http.idleTimeoutSeconds)),
             (.logLevel, logLevel.rawValue),
             (.logFormat, logFormat.rawValue),
@@ -172,6 +175,13 @@ public struct HTTPConfiguration: Sendable {
     public var rateLimit: Double
     /// Seconds a connection may stay silent before it is closed.
     public var idleTimeoutSeconds: Int
+    /// Requests a second per client address (0: unlimited).
+    public var rateLimitAddress: Double = 100
+    /// Proxies whose X-Forwarded-For is believed, and how they were written.
+    public var trustedProxies: TrustedProxies = .loopback
+    public var trustedProxiesText = "127.0.0.1,::1"
+    /// Seconds a client has to send a whole request.
+    public var requestTimeoutSeconds: Int = 60
 
     public init(host: String = "127.0.0.1", port: Int = 8080, shutdownGraceSeconds: Int = 10, rateLimit: Double = 20, idleTimeoutSeconds: Int = 30) {
         self.host = host
@@ -187,5 +197,11 @@ public struct HTTPConfiguration: Sendable {
         shutdownGraceSeconds = try reader.integer(.shutdownGrace, default: 10, in: 0...3600)
         rateLimit = Double(try reader.integer(.rateLimit, default: 20, in: 0...100_000))
         idleTimeoutSeconds = try reader.integer(.idleTimeout, default: 30, in: 1...3600)
+        rateLimitAddress = Double(try reader.integer(.rateLimitAddress, default: 100, in: 0...1_000_000))
+        trustedProxiesText = reader.string(.trustedProxies) ?? "127.0.0.1,::1"
+        do { trustedProxies = try TrustedProxies.parse(trustedProxiesText) } catch {
+            throw ConfigurationError(setting: .trustedProxies, message: "\(error)")
+        }
+        requestTimeoutSeconds = try reader.integer(.requestTimeout, default: 60, in: 1...3600)
     }
 }

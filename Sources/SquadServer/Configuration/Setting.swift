@@ -75,6 +75,15 @@ extension Setting {
     public static let rateLimit = Setting(
         flag: "rate-limit", environment: "SQUAD_RATE_LIMIT", defaultDescription: "20",
         help: "Requests a second each device or coach token may make (bursts of twice that); 0: no limit")
+    public static let rateLimitAddress = Setting(
+        flag: "rate-limit-address", environment: "SQUAD_RATE_LIMIT_ADDRESS", defaultDescription: "100",
+        help: "Requests a second each client address may make, with or without a token (bursts of twice that); 0: no limit")
+    public static let trustedProxies = Setting(
+        flag: "trusted-proxies", environment: "SQUAD_TRUSTED_PROXIES", defaultDescription: "127.0.0.1,::1",
+        help: "Addresses or CIDR blocks of reverse proxies whose X-Forwarded-For names the client (comma-separated; none: trust nobody)")
+    public static let requestTimeout = Setting(
+        flag: "request-timeout", environment: "SQUAD_REQUEST_TIMEOUT", defaultDescription: "60",
+        help: "Seconds a client has to send a whole request (head and body), however slowly it trickles; then the connection is closed")
     public static let idleTimeout = Setting(
         flag: "idle-timeout", environment: "SQUAD_IDLE_TIMEOUT", defaultDescription: "30",
         help: "Seconds a client connection may send nothing before it is closed")
@@ -89,6 +98,6 @@ extension Setting {
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
         configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
-        tokenKeyFile, host, port, shutdownGrace, rateLimit, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
+        tokenKeyFile, host, port, shutdownGrace, rateLimit, rateLimitAddress, trustedProxies, requestTimeout, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

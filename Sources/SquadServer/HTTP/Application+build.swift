@@ -16,12 +16,13 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, tokenKey: TokenKey, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
-    metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0), now: @escaping @Sendable () -> Date = { Date() }
+    metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0),
+    addressLimiter: RateLimiter = RateLimiter(rate: 0), trustedProxies: TrustedProxies = .loopback, now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
-    let router = Router()
+    let router = Router(context: SquadRequestContext.self)
     router.add(middleware: RequestObserver(metrics: metrics))
     router.add(middleware: APIErrorMiddleware())
-    router.add(middleware: RateLimitMiddleware(limiter: rateLimiter))
+    router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, addressLimiter: addressLimiter, trusted: trustedProxies))
     let routeTable = RouteTable()
     router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
     // Process liveness only: it answers while the event loop runs, whatever the database does.
@@ -56,7 +57,9 @@ public func buildApplication(
     return Application(
         router: router,
         // A connection that sends nothing for this long (a stalled client) is closed.
-        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)))),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [RequestDeadlineHandler(deadline: .seconds(Int64(http.requestTimeoutSeconds)), logger: logger)],
+            idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: "squadsync"),
         logger: logger)
 }

@@ -15,7 +15,7 @@ struct CoachRoutes: Sendable {
     let tokenKey: TokenKey
     let now: @Sendable () -> Date
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SquadRequestContext>) {
         router.get("v1/coach/digest") { request, _ in try await squadDigest(request) }
         router.get("v1/coach/athletes/:handle/digest") { request, context in try await athleteDigest(request, context: context) }
         router.get("v1/coach/flags") { request, _ in try await flags(request) }
@@ -106,7 +106,7 @@ struct CoachRoutes: Sendable {
         return try Self.encode(digests.rankedForAttention())
     }
 
-    func athleteDigest(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func athleteDigest(_ request: Request, context: SquadRequestContext) async throws -> Response {
         let coach = try await authenticate(request)
         let handle = try context.parameters.require("handle")
         let date = try day(request)
@@ -140,7 +140,7 @@ struct CoachRoutes: Sendable {
         return try await visibleList(request, { try FlagStore.list(handle: $0, onlyOpen: open, on: $1) }, athleteOf: \.athlete)
     }
 
-    func ack(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func ack(_ request: Request, context: SquadRequestContext) async throws -> Response {
         let coach = try await authenticate(request)
         guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw Self.notFound }
         let note = try optionalString(try await body(request, optional: true), "note")
@@ -152,7 +152,7 @@ struct CoachRoutes: Sendable {
         return try Self.encode(flag)
     }
 
-    func override(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func override(_ request: Request, context: SquadRequestContext) async throws -> Response {
         let coach = try await authenticate(request)
         let handle = try context.parameters.require("handle")
         let json = try await body(request)
@@ -183,7 +183,7 @@ struct CoachRoutes: Sendable {
         return try await visibleList(request, { try ConflictService.list(handle: $0, includeClosed: all, on: $1) }, athleteOf: \.athlete)
     }
 
-    func resolve(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func resolve(_ request: Request, context: SquadRequestContext) async throws -> Response {
         let coach = try await authenticate(request)
         guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw Self.notFound }
         guard let keep = try await body(request)["keep"]?.stringValue, keep == "kept" || keep == "other" else {

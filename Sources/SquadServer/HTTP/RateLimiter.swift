@@ -59,11 +59,21 @@ public final class RateLimiter: Sendable {
     }
 }
 
-/// Applies `RateLimiter` to requests that carry a bearer token (devices and coaches).
-struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Applies the limits: every request to its client address's bucket (the peer, or what a
+/// trusted proxy says in `X-Forwarded-For`), so guessing tokens or flooding without one is
+/// bounded too; then requests with a bearer token to that token's bucket.
+struct RateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let limiter: RateLimiter
+    let addressLimiter: RateLimiter
+    let trusted: TrustedProxies
+    static var forwardedFor: HTTPField.Name { HTTPField.Name("X-Forwarded-For")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if addressLimiter.rate > 0,
+           let client = trusted.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor]),
+           let wait = addressLimiter.take(client) {
+            throw APIError(.tooManyRequests, "rate_limited", "too many requests from this address; retry after \(wait) s", retryAfterSeconds: wait)
+        }
         if case .success(let token) = BearerToken.parse(request.headers[.authorization]), let wait = limiter.take(token) {
             throw APIError(.tooManyRequests, "rate_limited", "too many requests for this token; retry after \(wait) s", retryAfterSeconds: wait)
         }

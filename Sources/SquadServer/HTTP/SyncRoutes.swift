@@ -16,7 +16,7 @@ struct SyncRoutes: Sendable {
     /// Wall clock for HLC clamping, injected so tests can move time.
     let now: @Sendable () -> Date
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SquadRequestContext>) {
         router.post("v1/sync/push") { request, context in try await push(request) }
         router.get("v1/sync/pull") { request, _ in try await pull(request) }
         router.get("v1/entries/:entry_id") { request, context in try await entry(request, context: context) }
@@ -107,7 +107,7 @@ struct SyncRoutes: Sendable {
         }
     }
 
-    func entry(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func entry(_ request: Request, context: SquadRequestContext) async throws -> Response {
         let device = try await authenticate(request)
         guard let id = context.parameters.get("entry_id").flatMap(UUID.init(uuidString:)) else {
             throw APIError(.notFound, "not_found", "no such entry")

@@ -35,7 +35,8 @@ final class Daemon: @unchecked Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: coach)
             // No rate limit unless a test asks for one: the load tests push faster than a phone.
-            let limit = arguments.contains("--rate-limit") ? [] : ["--rate-limit", "0"]
+            let limit = (arguments.contains("--rate-limit") ? [] : ["--rate-limit", "0"])
+                + (arguments.contains("--rate-limit-address") ? [] : ["--rate-limit-address", "0"])
             process.arguments = ["serve", "--port", String(port)] + limit + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = databaseURL

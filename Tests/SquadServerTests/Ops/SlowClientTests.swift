@@ -11,7 +11,8 @@ import Glibc
 @Suite("Slow clients")
 struct SlowClientTests {
     /// A raw TCP connection to 127.0.0.1, for sending requests byte by byte.
-    final class RawConnection {
+    /// One task uses a connection at a time (the test hands it over and waits): @unchecked.
+    final class RawConnection: @unchecked Sendable {
         let descriptor: Int32
 
         init(port: Int) throws {
@@ -28,8 +29,24 @@ struct SlowClientTests {
 
         deinit { close(descriptor) }
 
-        func send(_ text: String) {
-            _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        /// Whether the bytes were taken (false once the server has closed the connection).
+        @discardableResult
+        func send(_ text: String) -> Bool {
+            text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) } >= 0
+        }
+
+        /// Sends `text` a byte every `gap` seconds; how many bytes went before the server closed.
+        func trickle(_ text: String, gap: Double) -> Int {
+            for (index, byte) in text.utf8.enumerated() {
+                if !send(String(decoding: [byte], as: UTF8.self)) { return index }
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                if poll(&poller, 1, 0) > 0 {
+                    var scratch = [UInt8](repeating: 0, count: 512)
+                    if recv(descriptor, &scratch, scratch.count, Int32(MSG_DONTWAIT)) == 0 { return index + 1 }
+                }
+                usleep(useconds_t(gap * 1_000_000))
+            }
+            return text.utf8.count
         }
 
         /// The response's status line and headers, waiting up to `seconds`.
@@ -100,5 +117,35 @@ struct SlowClientTests {
         let answer = await Task.detached { trickle.readHead(seconds: 20) }.value
         #expect(answer.hasPrefix("HTTP/1.1 200"), "the trickled push is applied once complete: \(answer.prefix(200))")
         #expect(await patient.stop() == 0)
+    }
+
+    @Test("a client that never goes silent but trickles its head or its body is cut off at --request-timeout")
+    func tricklingIsCut() async throws {
+        let database = try TestDatabase.make()
+        let tokens = try OpsLoad.enroll(devices: 1, url: database.url)
+        // Idle timeout far above the trickle gap: only the request deadline can end these.
+        let daemon = try await Daemon.start(databaseURL: database.url, arguments: ["--request-timeout", "2", "--idle-timeout", "60"])
+
+        // The head, a byte every 150 ms: 9 s to send it all if nobody stops it.
+        let head = "GET /v1/sync/pull HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(tokens[0])\r\nX-Pad: " + String(repeating: "p", count: 60) + "\r\n\r\n"
+        let slowHead = try RawConnection(port: daemon.port)
+        let sentHead = await Task.detached { slowHead.trickle(String(head.prefix(60)), gap: 0.15) }.value
+        #expect(sentHead < 60, "the head was cut off before it was complete: \(sentHead) of 60 bytes taken")
+        #expect(slowHead.waitForClose(seconds: 5), "and the connection is closed")
+
+        // The head at once, then the body a byte every 150 ms.
+        let (body, _) = OpsLoad.batch(device: 0, sequence: 0, size: 1)
+        let slowBody = try RawConnection(port: daemon.port)
+        slowBody.send("POST /v1/sync/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(tokens[0])\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+        let sentBody = await Task.detached { slowBody.trickle(String(body.prefix(60)), gap: 0.15) }.value
+        #expect(sentBody < 60, "the body was cut off: \(sentBody) of 60 bytes taken")
+        let answer = slowBody.readHead(seconds: 2)
+        #expect(!answer.hasPrefix("HTTP/1.1 200"), "nothing was applied from a cut body: \(answer.prefix(100))")
+
+        // A client at normal speed is untouched.
+        #expect(try await HTTP.send("GET", daemon.base + "/v1/sync/pull", token: tokens[0]).status == 200)
+        #expect(await daemon.stop() == 0)
+        #expect(daemon.log.contains("took over 2 s to send the request head") && daemon.log.contains("took over 2 s to send the request body"),
+                "both cut-offs are logged: \(daemon.log.suffix(1500))")
     }
 }
