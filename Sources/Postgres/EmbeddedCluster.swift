@@ -274,10 +274,12 @@ public struct EmbeddedCluster: Sendable {
             "port = \(configuration.port)",
             "unix_socket_directories = \(quoted(socketDirectory.path))",
             "unix_socket_permissions = 0700",
-            "max_connections = 100",
         ]
-        if !configuration.durable {
-            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        if configuration.durable {
+            lines += ["max_connections = 100"]
+        } else {
+            // Throwaway test clusters: many tests at once, each with pools of its own.
+            lines += ["max_connections = 300", "fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         }
         let path = dataDirectory.appendingPathComponent("squadsync.conf").path
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)

@@ -17,17 +17,20 @@ public enum Serve {
     /// - Throws: `StartError` when the database is behind its migrations.
     public static func run(configuration: Configuration, logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws {
         let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
-        let pool = try target.makePool(configuration.database, daemon: true, logger: logger)
+        // Start-up checks as the login role: before migration 0013 the request role does not exist.
+        let checks = try target.makePool(configuration.database, logger: logger)
         let tokenKey: TokenKey
         do {
             tokenKey = try configuration.tokenKey()
-            try await requireCurrentSchema(pool: pool, configuration: configuration.database)
-            try await pool.withConnection { try tokenKey.check(on: $0) }
+            try await requireCurrentSchema(pool: checks, configuration: configuration.database)
+            try await checks.withConnection { try tokenKey.check(on: $0) }
+            await checks.close()
         } catch {
-            await pool.close()
+            await checks.close()
             if target.startedCluster { _ = try? target.cluster?.stop() }
             throw error
         }
+        let pool = try target.makePool(configuration.database, daemon: true, logger: logger)
         var services: [any Service] = []
         if let cluster = target.cluster {
             services.append(EmbeddedClusterService(cluster: cluster, stopOnShutdown: target.startedCluster, logger: logger))
@@ -37,7 +40,13 @@ public enum Serve {
             rateLimiter: RateLimiter(rate: configuration.http.rateLimit), addressLimiter: RateLimiter(rate: configuration.http.rateLimitAddress),
             trustedProxies: configuration.http.trustedProxies))
         if let at = configuration.nightlyAt {
-            services.append(NightlyScheduler(pool: pool, at: at, logger: logger))
+            // The nightly job is the server's own work over every athlete: it runs as the
+            // login role, like cron's `coach nightly`, not under the request role's policies.
+            var own = configuration.database
+            own.poolSize = 2
+            let nightlyPool = try target.makePool(own, daemon: false, logger: logger)
+            services.append(DatabasePoolService(pool: nightlyPool))
+            services.append(NightlyScheduler(pool: nightlyPool, at: at, logger: logger))
         }
         // Shut down in reverse: the scheduler, then HTTP (stops accepting, lets in-flight
         // requests finish within the grace), then the pool, then the cluster.

@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db-idle-tx-timeout"), help: ArgumentHelp("Seconds a connection may idle inside a transaction, 0 for no limit (env SQUAD_DB_IDLE_TX_TIMEOUT). Default: 30.", valueName: "seconds"))
     var idleTransactionTimeout: String?
 
+    @Option(name: .customLong("db-role"), help: ArgumentHelp("Role the daemon's sessions run as, under row-level security; empty for the login role's own (env SQUAD_DB_ROLE). Default: squadsync_app.", valueName: "role"))
+    var databaseRole: String?
+
     @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("Seconds in-flight requests may take to finish after SIGTERM (env SQUAD_SHUTDOWN_GRACE). Default: 10.", valueName: "seconds"))
     var shutdownGrace: String?
 
@@ -73,7 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try global.configuration(
             extra: [
                 .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
-                .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .shutdownGrace: shutdownGrace,
+                .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .databaseRole: databaseRole, .shutdownGrace: shutdownGrace,
                 .nightlyAt: nightlyAt, .faultInjection: faultInjection, .rateLimit: rateLimit, .idleTimeout: idleTimeout,
                 .rateLimitAddress: rateLimitAddress, .trustedProxies: trustedProxies, .requestTimeout: requestTimeout,
             ],

@@ -58,7 +58,7 @@ struct CoachAPITests {
     }
 
     static func application(_ world: World) -> some ApplicationProtocol {
-        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: world.fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { now })
+        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: world.fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { now })
     }
 
     @Test("every coach route: own athlete answered, another squad's athlete 404, no token 401, revoked 403")

@@ -66,7 +66,7 @@ struct DataRightsTests {
         #expect(try await count("entries", "bob") > 0, "another athlete is untouched")
 
         // Her devices pull the tombstones; their pushes are refused; the nightly job skips her.
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"))
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"))
         try await app.test(.router) { client in
             let (changes, _) = try await client.pullAll(token: token)
             let tombstones = changes.filter { $0["type"]?.stringValue == "entry" && $0["deleted"] == .bool(true) }

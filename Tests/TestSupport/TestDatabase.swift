@@ -22,6 +22,13 @@ public enum TestDatabase {
             try ConnectionPool(configuration: .init(conninfo: url, maxConnections: maxConnections, acquireTimeout: acquireTimeout))
         }
 
+        /// A pool whose sessions run as `squadsync_app`, as `coach serve`'s do: row-level
+        /// security applies, so requests see only their scope's rows.
+        public func requestPool(maxConnections: Int = 4) throws -> ConnectionPool {
+            try ConnectionPool(configuration: .init(
+                conninfo: url, maxConnections: maxConnections, acquireTimeout: .seconds(60), settings: [("role", "squadsync_app")]))
+        }
+
         public func connect() throws -> Connection {
             try Connection(conninfo: url)
         }

@@ -89,6 +89,7 @@ public struct Configuration: Sendable {
             (.connectTimeout, String(database.connectTimeoutSeconds)),
             (.statementTimeout, String(database.statementTimeoutSeconds)),
             (.idleInTransactionTimeout, String(database.idleInTransactionTimeoutSeconds)),
+            (.databaseRole, database.role.isEmpty ? "(the login role)" : database.role),
             (.host, http.host),
             (.port, String(http.port)),
             (.shutdownGrace, String(http.shutdownGraceSeconds)),
@@ -121,6 +122,8 @@ public struct DatabaseConfiguration: Sendable {
     public var idleInTransactionTimeoutSeconds: Int
     /// The config file the values were read from, if any (shown by `coach config show`).
     public var configFile: String?
+    /// The role the daemon's sessions run as (row-level security applies to it); empty: the login role.
+    public var role: String = "squadsync_app"
 
     public init(
         url: String? = nil, home: URL = EmbeddedCluster.Configuration.defaultHome(), schemaDirectory: String? = nil, poolSize: Int = 10,
@@ -142,6 +145,7 @@ public struct DatabaseConfiguration: Sendable {
         var settings: [(name: String, value: String)] = []
         if statementTimeoutSeconds > 0 { settings.append(("statement_timeout", "\(statementTimeoutSeconds)s")) }
         if idleInTransactionTimeoutSeconds > 0 { settings.append(("idle_in_transaction_session_timeout", "\(idleInTransactionTimeoutSeconds)s")) }
+        if !role.isEmpty { settings.append(("role", role)) }
         return settings
     }
 
@@ -162,6 +166,10 @@ public struct DatabaseConfiguration: Sendable {
         statementTimeoutSeconds = try reader.integer(.statementTimeout, default: 5, in: 0...86_400)
         idleInTransactionTimeoutSeconds = try reader.integer(.idleInTransactionTimeout, default: 30, in: 0...86_400)
         configFile = reader.string(.configFile)
+        role = reader.string(.databaseRole) ?? "squadsync_app"
+        guard role.isEmpty || role.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }) else {
+            throw ConfigurationError(setting: .databaseRole, message: "'\(role)' is not a role name of lowercase letters, digits and _")
+        }
     }
 }
 

@@ -75,6 +75,9 @@ extension Setting {
     public static let rateLimit = Setting(
         flag: "rate-limit", environment: "SQUAD_RATE_LIMIT", defaultDescription: "20",
         help: "Requests a second each device or coach token may make (bursts of twice that); 0: no limit")
+    public static let databaseRole = Setting(
+        flag: "db-role", environment: "SQUAD_DB_ROLE", defaultDescription: "squadsync_app",
+        help: "Role the daemon's sessions run as (SET ROLE at connect), subject to row-level security; empty: the login role's own (give the daemon a login role that is a member of squadsync_app)")
     public static let rateLimitAddress = Setting(
         flag: "rate-limit-address", environment: "SQUAD_RATE_LIMIT_ADDRESS", defaultDescription: "100",
         help: "Requests a second each client address may make, with or without a token (bursts of twice that); 0: no limit")
@@ -97,7 +100,7 @@ extension Setting {
 
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
-        configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout,
+        configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout, databaseRole,
         tokenKeyFile, host, port, shutdownGrace, rateLimit, rateLimitAddress, trustedProxies, requestTimeout, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

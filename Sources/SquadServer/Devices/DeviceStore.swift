@@ -104,15 +104,12 @@ public enum DeviceStore {
 
     /// Finds the device by the token's lookup id, then checks its secret against the stored
     /// HMAC (or, inside a rotation's grace period, the previous one) in constant time.
-    /// Legacy tokens (no lookup id) are found by their SHA-256.
+    /// Legacy tokens (no lookup id) are found by their SHA-256. Both lookups are SECURITY
+    /// DEFINER functions (migration 0013): they run before any row-level scope is known.
     public static func authenticate(token: String, key: TokenKey, on connection: Connection) throws -> Authentication {
-        let columns: SQL = "d.id, d.athlete_id, d.revoked_at IS NOT NULL, a.erased_at IS NOT NULL"
         let row: Row
         if let parts = DeviceToken.parse(token) {
-            guard let found = try connection.query("""
-                SELECT \(columns), d.token_hash, CASE WHEN d.previous_expires_at > now() THEN d.previous_token_hash END
-                FROM devices d JOIN athletes a ON a.id = d.athlete_id WHERE d.token_lookup = \(parts.lookup)
-                """).first else { return .unknown }
+            guard let found = try connection.query("SELECT * FROM squadsync_device_by_lookup(\(parts.lookup))").first else { return .unknown }
             let (current, previous) = try (found.decode(Data.self, at: 4), found.decode(Data?.self, at: 5))
             let matchesCurrent = key.verify(parts.secret, against: current)
             let matchesPrevious = previous.map { key.verify(parts.secret, against: $0) } ?? false
@@ -120,11 +117,7 @@ public enum DeviceStore {
             row = found
         } else {
             let hash = DeviceToken.legacyHash(token)
-            guard let found = try connection.query("""
-                SELECT \(columns) FROM devices d JOIN athletes a ON a.id = d.athlete_id
-                WHERE (d.token_lookup IS NULL AND d.token_hash = \(hash))
-                   OR (d.previous_token_hash = \(hash) AND d.previous_expires_at > now())
-                """).first else { return .unknown }
+            guard let found = try connection.query("SELECT * FROM squadsync_device_by_legacy_hash(\(hash))").first else { return .unknown }
             row = found
         }
         let (id, athleteID, revoked, erased) = try (row.decode(UUID.self, at: 0), row.decode(Int64.self, at: 1), row.decode(Bool.self, at: 2), row.decode(Bool.self, at: 3))

@@ -96,7 +96,7 @@ struct CoachRoutes: Sendable {
         let coach = try await authenticate(request)
         let date = try day(request)
         let squad = request.uri.queryParameters.get("squad")
-        let digests = try await pool.withConnection { connection -> [Digest] in
+        let digests = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> [Digest] in
             if let squad {
                 guard let id = try? SquadStore.id(named: squad, on: connection), coach.squadIDs.contains(id) else { throw Self.notFound }
             }
@@ -111,7 +111,7 @@ struct CoachRoutes: Sendable {
         let handle = try context.parameters.require("handle")
         let date = try day(request)
         let week = try flag(request, "week")
-        let digest = try await pool.withConnection { connection -> Digest? in
+        let digest = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> Digest? in
             guard try CoachStore.visibleAthlete(handle, to: coach, on: connection) != nil else { throw Self.notFound }
             if week { return Digest.week(try DigestStore.week(handle: handle, date: date ?? Day(ordinal: Int(now().timeIntervalSince1970 / 86_400)), on: connection)) }
             return try DigestStore.night(handle: handle, date: date, on: connection)
@@ -127,7 +127,7 @@ struct CoachRoutes: Sendable {
     ) async throws -> Response {
         let coach = try await authenticate(request)
         let athlete = request.uri.queryParameters.get("athlete")
-        let items = try await pool.withConnection { connection -> [Item] in
+        let items = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> [Item] in
             if let athlete, try CoachStore.visibleAthlete(athlete, to: coach, on: connection) == nil { throw Self.notFound }
             let visible = try visibleHandles(coach, on: connection)
             return try fetch(athlete, connection).filter { athleteOf($0).map(visible.contains) ?? false }
@@ -144,7 +144,7 @@ struct CoachRoutes: Sendable {
         let coach = try await authenticate(request)
         guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw Self.notFound }
         let note = try optionalString(try await body(request, optional: true), "note")
-        let flag = try await pool.withTransaction { connection -> FlagStore.Flag in
+        let flag = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> FlagStore.Flag in
             guard let row = try connection.query("SELECT athlete_id FROM flags WHERE flag_id = \(id)").first,
                   try CoachStore.sees(athleteID: try row.decode(Int64.self, at: 0), coach: coach, on: connection) else { throw Self.notFound }
             return try FlagStore.acknowledge(id, by: coach.handle, note: note, on: connection)
@@ -171,7 +171,7 @@ struct CoachRoutes: Sendable {
         }
         let note = try optionalString(json, "note")
         let nowDate = now()
-        let change = try await pool.withTransaction { connection -> PlanChange in
+        let change = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> PlanChange in
             guard try CoachStore.visibleAthlete(handle, to: coach, on: connection) != nil else { throw Self.notFound }
             return try PlanService.override(handle: handle, date: date, type: type, kilometres: km, note: note, coach: coach.handle, now: nowDate, on: connection)
         }
@@ -190,7 +190,7 @@ struct CoachRoutes: Sendable {
             throw APIError(.badRequest, "invalid_keep", "keep must be kept or other")
         }
         let nowMillis = Int64(now().timeIntervalSince1970 * 1000)
-        let conflict = try await pool.withTransaction { connection -> ConflictService.Conflict in
+        let conflict = try await pool.withTransaction(scope: .coach(coach.id)) { connection -> ConflictService.Conflict in
             guard let row = try connection.query("SELECT athlete_id FROM sync_conflicts WHERE conflict_id = \(id)").first,
                   try CoachStore.sees(athleteID: try row.decode(Int64.self, at: 0), coach: coach, on: connection) else { throw Self.notFound }
             return try ConflictService.resolve(id, keep: keep, coach: coach.handle, nowMillis: nowMillis, on: connection)

@@ -61,14 +61,14 @@ struct SyncRoutes: Sendable {
         let faults = self.faults
         faults.maybeCrash(at: .pushBeforeTransaction)
         do {
-            body = try await pool.withTransaction {
+            body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
                 let body = try PushService.apply(push, device: device, nowMillis: nowMillis, on: $0)
                 faults.maybeCrash(at: .pushInTransaction)
                 return body
             }
         } catch let error as PostgresError where error.isDataError {
             logger.warning("a push hit a data error; retrying it op by op", metadata: ["sqlstate": "\(error.sqlState ?? "-")"])
-            body = try await pool.withTransaction {
+            body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
                 try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, on: $0)
             }
         }
@@ -94,7 +94,7 @@ struct SyncRoutes: Sendable {
         let cursor = query.get("cursor")
         let pageSize = limit
         do {
-            let body = try await pool.withConnection { connection in
+            let body = try await pool.withTransaction(scope: .athlete(device.athleteID)) { connection in
                 let body = try PullService.pull(athleteID: device.athleteID, cursor: cursor, limit: pageSize, on: connection)
                 try DeviceStore.touch(device.id, synced: false, on: connection)
                 return body
@@ -112,7 +112,7 @@ struct SyncRoutes: Sendable {
         guard let id = context.parameters.get("entry_id").flatMap(UUID.init(uuidString:)) else {
             throw APIError(.notFound, "not_found", "no such entry")
         }
-        let body = try await pool.withConnection { try PullService.entry(id, athleteID: device.athleteID, on: $0) }
+        let body = try await pool.withTransaction(scope: .athlete(device.athleteID)) { try PullService.entry(id, athleteID: device.athleteID, on: $0) }
         guard let body else { throw APIError(.notFound, "not_found", "no such entry") }
         return .json(body)
     }

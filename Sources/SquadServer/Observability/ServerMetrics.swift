@@ -114,7 +114,8 @@ public final class ServerMetrics: Sendable {
             SELECT extract(epoch FROM finished_at - started_at)::float8, athletes, failed, extract(epoch FROM finished_at)::float8
             FROM nightly_runs ORDER BY finished_at DESC LIMIT 1
             """)
-        let flags = try connection.query("SELECT code, count(*)::bigint FROM flags GROUP BY code ORDER BY code")
+        // A SECURITY DEFINER function: the daemon's role sees no athlete's flags without a scope.
+        let flags = try connection.query("SELECT code, flags FROM squadsync_flag_counts()")
         return DatabaseFigures(
             lastRun: try last.first.map {
                 DatabaseFigures.LastRun(

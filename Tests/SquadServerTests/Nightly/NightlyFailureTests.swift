@@ -73,7 +73,7 @@ struct NightlyFailureTests {
         #expect(stored.0 == "interval" && stored.1 && stored.2 == "true" && stored.3 == "race simulation")
         // The athlete's device pulls the override like any change.
         let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "ana-tablet", type: "other", key: TestTokenKey.key, on: $0).1 }
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { Self.now })
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { Self.now })
         try await app.test(.router) { client in
             let (changes, _) = try await client.pullAll(token: token)
             let day = changes.first { $0["kind"]?.stringValue == "plan_session" && $0["entry"]?["body"]?["date"]?.stringValue == tuesday.description }

@@ -11,6 +11,8 @@ import TestSupport
 struct NightlyFixture {
     let database: TestDatabase.Handle
     let pool: ConnectionPool
+    /// For applications under test: sessions as squadsync_app, under row-level security.
+    let requestPool: ConnectionPool
 
     static func make(athletes: [(handle: String, timeZone: String)] = [("ana", "Europe/Lisbon")]) async throws -> NightlyFixture {
         let database = try TestDatabase.make()
@@ -23,10 +25,13 @@ struct NightlyFixture {
                 _ = try DeviceStore.enroll(handle: handle, name: "\(handle)-phone", type: "phone", key: TestTokenKey.key, on: connection)
             }
         }
-        return NightlyFixture(database: database, pool: pool)
+        return NightlyFixture(database: database, pool: pool, requestPool: try database.requestPool())
     }
 
-    func close() async { await pool.close() }
+    func close() async {
+        await requestPool.close()
+        await pool.close()
+    }
 
     // MARK: - Logging training
 

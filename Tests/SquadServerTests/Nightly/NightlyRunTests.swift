@@ -64,7 +64,7 @@ struct NightlyRunTests {
 
         // The device sees the change through the pull feed, as a plan_session entry.
         let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "ana-new-phone", type: "phone", key: TestTokenKey.key, on: $0).1 }
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { Self.now })
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: { Self.now })
         try await app.test(.router) { client in
             let (changes, _) = try await client.pullAll(token: token)
             let planned = changes.filter { $0["kind"]?.stringValue == "plan_session" && $0["entry"]?["body"]?["date"]?.stringValue == tuesday.description }

@@ -22,7 +22,7 @@ struct ObservabilityTests {
         _ = try await fixture.nightly(night, now: Date(timeIntervalSince1970: 1_795_428_000))
         let token = try await fixture.pool.withTransaction { try DeviceStore.enroll(handle: "ana", name: "spare", type: "phone", key: TestTokenKey.key, on: $0).1 }
         let metrics = ServerMetrics()
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), metrics: metrics)
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), metrics: metrics)
         try await app.test(.router) { client in
             let entry = UUID()
             let body = SyncFixture.pushBody([SyncFixture.createOp(entry)])
@@ -70,7 +70,7 @@ struct ObservabilityTests {
             handler.logLevel = .debug
             return handler
         }
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: logger)
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: logger)
         try await app.test(.router) { client in
             let given = try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: "abc-123.x_y"])
             #expect(given.headers[HTTPField.Name("X-Request-Id")!] == "abc-123.x_y")

@@ -13,7 +13,7 @@ struct RateLimitTests {
     func perToken() async throws {
         let fixture = try await SyncFixture.make()
         let limiter = RateLimiter(rate: 0.01, burst: 3)  // slow enough that a slow machine cannot refill it
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), rateLimiter: limiter)
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), rateLimiter: limiter)
         try await app.test(.router) { client in
             let watch = fixture.tokens["ana-watch"]!
             for _ in 0..<3 {
@@ -33,7 +33,7 @@ struct RateLimitTests {
         let fixture = try await SyncFixture.make()
         let forwarded = HTTPField.Name("X-Forwarded-For")!
         func app(trusted: TrustedProxies) -> some ApplicationProtocol {
-            buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"),
+            buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: fixture.requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"),
                              addressLimiter: RateLimiter(rate: 0.01, burst: 3), trustedProxies: trusted)
         }
         // Behind a proxy on this machine (the default trust): clients are told apart by X-Forwarded-For.

@@ -15,6 +15,8 @@ import TestSupport
 struct SyncFixture {
     let database: TestDatabase.Handle
     let pool: ConnectionPool
+    /// The application's pool: sessions as squadsync_app, under row-level security.
+    let requestPool: ConnectionPool
     /// Device tokens by name ("ana-watch", "ana-phone", "bob-phone").
     let tokens: [String: String]
     let devices: [String: Device]
@@ -38,14 +40,15 @@ struct SyncFixture {
             }
             return (tokens, devices)
         }
-        return SyncFixture(database: database, pool: pool, tokens: tokens, devices: devices)
+        return SyncFixture(database: database, pool: pool, requestPool: try database.requestPool(maxConnections: 6), tokens: tokens, devices: devices)
     }
 
     func application(now: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: Double(SyncFixture.clockStart) / 1000 + 60) }) -> some ApplicationProtocol {
-        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: pool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: now)
+        buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: 0), pool: requestPool, tokenKey: TestTokenKey.key, logger: Logger(label: "test"), now: now)
     }
 
     func close() async {
+        await requestPool.close()
         await pool.close()
     }
 

@@ -1,0 +1,130 @@
+import Foundation
+import Postgres
+import SquadCore
+import SquadServer
+import Testing
+import TestSupport
+
+/// Migration 0013: the daemon's role sees only its request's athlete (or coach) rows.
+@Suite("Row-level security")
+struct RowSecurityTests {
+    static let zone = "Europe/Lisbon"
+    static let night = Day("2026-11-22")!
+
+    /// Two squads with an athlete each, logs, plans, a nightly run (flags, digests, metrics),
+    /// a conflict, an audit row and a coach per squad.
+    static func world() async throws -> (NightlyFixture, ana: Int64, zed: Int64, maria: Int64) {
+        let fixture = try await NightlyFixture.make(athletes: [("ana", zone)])
+        let maria = try await fixture.pool.withTransaction { connection -> Int64 in
+            _ = try SquadStore.create(name: "Other", on: connection)
+            _ = try AthleteStore.add(NewAthlete(handle: "zed", name: "Zed", squad: "Other", timeZone: zone), currentYear: 2026, on: connection)
+            _ = try DeviceStore.enroll(handle: "zed", name: "zed-watch", type: "watch", key: TestTokenKey.key, on: connection)
+            _ = try DeviceStore.enroll(handle: "zed", name: "zed-phone", type: "phone", key: TestTokenKey.key, on: connection)
+            let (coach, _) = try CoachStore.add(handle: "maria", name: nil, squad: "Club", key: TestTokenKey.key, on: connection)
+            return coach.id
+        }
+        for handle in ["ana", "zed"] {
+            try await fixture.logSteady(handle, zone: zone, until: night, weeks: 3)
+            try await fixture.log(handle, device: "phone", [NightlyFixture.wellness(night, zone: zone, illness: true)])
+            try await fixture.generatePlan(handle, from: Day("2026-10-26")!, race: Day("2027-04-18")!, startKm: 36)
+        }
+        _ = try await fixture.nightly(night, now: Date(timeIntervalSince1970: 1_795_428_000))
+        let ids = try await fixture.pool.withConnection { connection in
+            try connection.query("SELECT (SELECT id FROM athletes WHERE handle = 'ana'), (SELECT id FROM athletes WHERE handle = 'zed')")[0].decode((Int64, Int64).self)
+        }
+        return (fixture, ids.0, ids.1, maria)
+    }
+
+    /// Every table holding an athlete's rows: an `athlete_id` column, plus athletes and plan_weeks.
+    static func ownedTables(on connection: Connection) throws -> [String] {
+        try connection.query("""
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+              AND (c.relname IN ('athletes', 'plan_weeks')
+                   OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'athlete_id' AND NOT a.attisdropped))
+            ORDER BY 1
+            """).map { try $0.decode(String.self, at: 0) }
+    }
+
+    @Test("every athlete-owned table has row security on and a policy for the daemon's role; the role owns none of them")
+    func everyTableHasAPolicy() async throws {
+        let database = try TestDatabase.make()
+        let connection = try database.connect()
+        let tables = try Self.ownedTables(on: connection)
+        #expect(tables.count >= 18, "the athlete-owned tables: \(tables)")
+        for table in tables {
+            let (secured, policies, owner) = try connection.query("""
+                SELECT c.relrowsecurity, (SELECT count(*) FROM pg_policies p WHERE p.tablename = c.relname AND 'squadsync_app' = ANY(p.roles)),
+                       pg_get_userbyid(c.relowner)
+                FROM pg_class c WHERE c.relname = \(table) AND c.relnamespace = 'public'::regnamespace
+                """)[0].decode((Bool, Int, String).self)
+            #expect(secured, "\(table): row level security is off")
+            #expect(policies >= 1, "\(table): no policy for squadsync_app")
+            #expect(owner != "squadsync_app", "\(table) is owned by the request role")
+        }
+        let bypass = try connection.query("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'squadsync_app'")[0].decode(Bool.self, at: 0)
+        #expect(!bypass, "the request role must not bypass row security")
+    }
+
+    @Test("without a scope the daemon's role reads nothing and writes nothing; with one it sees exactly that athlete's or that coach's rows")
+    func scopes() async throws {
+        let (fixture, ana, zed, maria) = try await Self.world()
+        let tables = try await fixture.pool.withConnection { try Self.ownedTables(on: $0) }
+        // What the owner sees: each table's rows in all, of ana, and of zed.
+        let owner = try await fixture.pool.withConnection { connection -> [String: (all: Int, ana: Int)] in
+            var counts: [String: (all: Int, ana: Int)] = [:]
+            for table in tables {
+                let all = try connection.query("SELECT count(*) FROM \(identifier: table)")[0].decode(Int.self, at: 0)
+                let column = table == "athletes" ? "id" : "athlete_id"
+                let anas = table == "plan_weeks"
+                    ? try connection.query("SELECT count(*) FROM plan_weeks w JOIN plans p USING (plan_id) WHERE p.athlete_id = \(ana)")[0].decode(Int.self, at: 0)
+                    : try connection.query("SELECT count(*) FROM \(identifier: table) WHERE \(identifier: column) = \(ana)")[0].decode(Int.self, at: 0)
+                counts[table] = (all, anas)
+            }
+            return counts
+        }
+        let populated = owner.filter { $0.value.ana > 0 && $0.value.all > $0.value.ana }.keys.sorted()
+        #expect(populated.count >= 12, "the world fills most tables for both athletes: \(populated)")
+
+        let request = fixture.requestPool
+        let unscoped = try await request.withTransaction { connection -> [String: Int] in
+            var counts: [String: Int] = [:]
+            for table in tables { counts[table] = try connection.query("SELECT count(*) FROM \(identifier: table)")[0].decode(Int.self, at: 0) }
+            return counts
+        }
+        #expect(unscoped.values.allSatisfy { $0 == 0 }, "no scope, no rows: \(unscoped.filter { $0.value != 0 })")
+
+        let asAna = try await request.withTransaction(scope: .athlete(ana)) { connection -> [String: Int] in
+            var counts: [String: Int] = [:]
+            for table in tables { counts[table] = try connection.query("SELECT count(*) FROM \(identifier: table)")[0].decode(Int.self, at: 0) }
+            return counts
+        }
+        for table in tables {
+            #expect(asAna[table] == owner[table]?.ana, "\(table) as ana: \(asAna[table] ?? -1), ana's rows: \(owner[table]?.ana ?? -1)")
+        }
+        // Maria coaches Club (ana), not Other (zed).
+        let asMaria = try await request.withTransaction(scope: .coach(maria)) { connection in
+            (try connection.query("SELECT array_agg(handle ORDER BY handle) FROM athletes")[0].decode([String].self, at: 0),
+             try connection.query("SELECT count(*) FROM entries WHERE athlete_id = \(zed)")[0].decode(Int.self, at: 0),
+             try connection.query("SELECT count(*) FROM entries")[0].decode(Int.self, at: 0))
+        }
+        #expect(asMaria.0 == ["ana"])
+        #expect(asMaria.1 == 0, "zed's entries are invisible to maria")
+        #expect(asMaria.2 == owner["entries"]?.ana)
+
+        // Writes: outside the scope they are refused, not silently dropped.
+        let foreign = await #expect(throws: PostgresError.self) {
+            try await request.withTransaction(scope: .athlete(ana)) { connection in
+                try connection.execute("""
+                    INSERT INTO audit_log (athlete_id, actor, action, subject) VALUES (\(zed), 'x', 'test', 'x')
+                    """)
+            }
+        }
+        #expect(foreign?.message.contains("row-level security") == true, "\(foreign?.message ?? "-")")
+        let updated = try await request.withTransaction(scope: .athlete(ana)) { connection in
+            try connection.query("UPDATE athletes SET name = 'Hacked' WHERE id = \(zed) RETURNING id").count
+        }
+        #expect(updated == 0, "an update of another athlete's row touches nothing")
+        await fixture.close()
+    }
+}
