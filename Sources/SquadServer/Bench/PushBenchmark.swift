@@ -92,17 +92,21 @@ public enum PushBenchmark {
 
     public static func run(_ options: Options, database: DatabaseTarget, configuration: DatabaseConfiguration, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
         let pool = try database.makePool(configuration, logger: logger)
+        // The HTTP side uses the daemon's own sessions: squadsync_app under row-level security, its timeouts.
+        let requestPool = try database.makePool(configuration, daemon: true, logger: logger)
         do {
-            let result = try await measure(options, pool: pool, logger: logger, say: say)
+            let result = try await measure(options, pool: pool, requestPool: requestPool, logger: logger, say: say)
+            await requestPool.close()
             await pool.close()
             return result
         } catch {
+            await requestPool.close()
             await pool.close()
             throw error
         }
     }
 
-    static func measure(_ options: Options, pool: ConnectionPool, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
+    static func measure(_ options: Options, pool: ConnectionPool, requestPool: ConnectionPool, logger: Logger, say: @Sendable (String) -> Void) async throws -> Result {
         let total = options.devices * options.batchesPerDevice * options.batchSize
         let dayMillis: Int64 = 1_780_000_000_000 / 86_400_000 * 86_400_000
         say("preparing \(options.devices) athletes and \(total) rows")
@@ -161,7 +165,7 @@ public enum PushBenchmark {
         _ = try await pool.withConnection { try $0.execute("DELETE FROM entries WHERE athlete_id = ANY(\(athleteIDs))") }
 
         // The real thing: HTTP in, committed in PostgreSQL.
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: pool, tokenKey: tokenKey, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: requestPool, tokenKey: tokenKey, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let server = Task { try await group.run() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
