@@ -29,18 +29,23 @@ public enum DuplicateStore {
     /// the rule accepts), found through the (athlete_id, started_at) index.
     static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
         guard !starts.isEmpty else { return [] }
-        let dates = starts.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        let window = 10 * 60 * 1000.0
+        let from = starts.map { Date(timeIntervalSince1970: (Double($0) - window) / 1000) }
+        let to = starts.map { Date(timeIntervalSince1970: (Double($0) + window) / 1000) }
         // One index range scan per window, not a scan of the athlete's history per window:
         // OFFSET 0 keeps the planner from flattening the LATERAL into a join that rescans
         // every window for every one of the athlete's activities (it did, at 500 windows).
+        // The bounds come computed: under row-level security only quals made of leakproof
+        // operators reach the index, and `timestamptz - interval` is not one (it turned
+        // each window into a scan of the athlete's history).
         return try decode(connection.query("""
             \(selectActivities)
             WHERE e.athlete_id = \(athleteID) AND e.entry_id IN (
-                SELECT near.entry_id FROM unnest(\(dates)::timestamptz[]) AS w(start)
+                SELECT near.entry_id FROM unnest(\(from)::timestamptz[], \(to)::timestamptz[]) AS w(low, high)
                 CROSS JOIN LATERAL (
                     SELECT n.entry_id FROM entries n
                     WHERE n.athlete_id = \(athleteID) AND NOT n.deleted AND n.kind IN ('run', 'cross')
-                      AND n.started_at BETWEEN w.start - interval '10 minutes' AND w.start + interval '10 minutes' OFFSET 0) AS near)
+                      AND n.started_at >= w.low AND n.started_at <= w.high OFFSET 0) AS near)
             """), keys: [:])
     }
 
