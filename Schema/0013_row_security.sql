@@ -29,8 +29,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO squadsync
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO squadsync_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO squadsync_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO squadsync_app;
--- The schema history is the owner's alone; the daemon only reads it (/readyz).
-REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM squadsync_app;
+-- The schema history and the token key's fingerprint are the owner's alone; the daemon
+-- only reads them.
+REVOKE INSERT, UPDATE, DELETE ON schema_migrations, token_key FROM squadsync_app;
 
 CREATE FUNCTION squadsync_scope_athlete() RETURNS bigint
 LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting('squadsync.athlete_id', true), '')::bigint $$;
