@@ -46,6 +46,31 @@ struct RowSecurityTests {
             """).map { try $0.decode(String.self, at: 0) }
     }
 
+    @Test("the duplicate window search is an index scan per window under the policies, even with statistics from an empty table")
+    func windowSearchPlan() async throws {
+        let database = try TestDatabase.make()
+        let owner = try database.connect()
+        try owner.execute("INSERT INTO squads (name) VALUES ('S')")
+        let athlete = try owner.query("INSERT INTO athletes (handle, name, time_zone) VALUES ('a', 'A', 'Europe/Lisbon') RETURNING id")[0].decode(Int64.self, at: 0)
+        // Statistics say "empty" (a new server), then a bulk import arrives.
+        try owner.execute("ANALYZE entries")
+        try owner.execute("""
+            INSERT INTO entries (athlete_id, entry_id, kind, version, seq, deleted, doc, merge_state, created_hlc, updated_hlc, started_at, local_date)
+            SELECT \(athlete), gen_random_uuid(), 'run', 1, g, false, '{"body": {}}', '{}', 'x', 'x',
+                   timestamptz '2026-01-01' + g * interval '2 hours', date '2026-01-01'
+            FROM generate_series(1, 3000) g
+            """)
+        let starts = (0..<500).map { Int64(1_767_225_600_000) + Int64($0) * 7_200_000 }
+        let pool = try database.requestPool(maxConnections: 1)
+        let plan = try await pool.withTransaction(scope: .athlete(athlete)) {
+            try DuplicateStore.windowSearchPlan(athleteID: athlete, startingNear: starts, on: $0)
+        }
+        #expect(!plan.contains("Seq Scan on entries"), "\(plan)")
+        #expect(plan.contains("AND (started_at >= w.low) AND (started_at <= w.high))"), "the window bounds reach the index: \(plan)")
+        #expect(!plan.contains("Join Filter"), "matches are fetched by key, not compared with every entry: \(plan)")
+        await pool.close()
+    }
+
     @Test("every athlete-owned table has row security on and a policy for the daemon's role; the role owns none of them")
     func everyTableHasAPolicy() async throws {
         let database = try TestDatabase.make()

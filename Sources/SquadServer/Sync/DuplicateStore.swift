@@ -29,29 +29,50 @@ public enum DuplicateStore {
     /// the rule accepts), found through the (athlete_id, started_at) index.
     static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
         guard !starts.isEmpty else { return [] }
+        return try withoutSequentialScans(on: connection) {
+            try decode(connection.query(selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)), keys: [:])
+        }
+    }
+
+    /// The plan PostgreSQL picks for that search, with the same settings (for tests and for
+    /// looking into a slow push).
+    public static func windowSearchPlan(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> String {
+        try withoutSequentialScans(on: connection) {
+            try connection.query("EXPLAIN SELECT e.entry_id FROM entries e " + windowSearch(athleteID: athleteID, startingNear: starts))
+                .map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
+        }
+    }
+
+    /// One index range scan per window, not a scan of the athlete's history per window:
+    /// OFFSET 0 keeps the planner from flattening the LATERAL into a join that rescans
+    /// every window for every one of the athlete's activities (it did, at 500 windows).
+    /// The bounds come computed: under row-level security only quals made of leakproof
+    /// operators reach the index, and `timestamptz - interval` is not one (it turned
+    /// each window into a scan of the athlete's history). The matches are gathered into an
+    /// array first (an init plan, run once), then fetched by primary key: as a semi join the
+    /// planner, trusting statistics of an empty table, compared every one of the athlete's
+    /// entries with every match.
+    private static func windowSearch(athleteID: Int64, startingNear starts: [Int64]) -> SQL {
         let window = 10 * 60 * 1000.0
         let from = starts.map { Date(timeIntervalSince1970: (Double($0) - window) / 1000) }
         let to = starts.map { Date(timeIntervalSince1970: (Double($0) + window) / 1000) }
-        // One index range scan per window, not a scan of the athlete's history per window:
-        // OFFSET 0 keeps the planner from flattening the LATERAL into a join that rescans
-        // every window for every one of the athlete's activities (it did, at 500 windows).
-        // The bounds come computed: under row-level security only quals made of leakproof
-        // operators reach the index, and `timestamptz - interval` is not one (it turned
-        // each window into a scan of the athlete's history).
-        // Sequential scans are off for this statement: with statistics taken while the table
-        // was nearly empty (a new server, right after a bulk import) the planner chose a
-        // sequential scan per window, minutes per push at 500 windows (coach bench push).
-        try connection.execute("SELECT set_config('enable_seqscan', 'off', true)")
-        defer { _ = try? connection.execute("SELECT set_config('enable_seqscan', 'on', true)") }
-        return try decode(connection.query("""
-            \(selectActivities)
-            WHERE e.athlete_id = \(athleteID) AND e.entry_id IN (
+        return """
+             WHERE e.athlete_id = \(athleteID) AND e.entry_id = ANY(ARRAY(
                 SELECT near.entry_id FROM unnest(\(from)::timestamptz[], \(to)::timestamptz[]) AS w(low, high)
                 CROSS JOIN LATERAL (
                     SELECT n.entry_id FROM entries n
                     WHERE n.athlete_id = \(athleteID) AND NOT n.deleted AND n.kind IN ('run', 'cross')
-                      AND n.started_at >= w.low AND n.started_at <= w.high OFFSET 0) AS near)
-            """), keys: [:])
+                      AND n.started_at >= w.low AND n.started_at <= w.high OFFSET 0) AS near))
+            """
+    }
+
+    /// Sequential scans off for one statement: with statistics taken while the table was
+    /// nearly empty (a new server, right after a bulk import) the planner chose a sequential
+    /// scan per window, minutes per push at 500 windows (found by coach bench push).
+    private static func withoutSequentialScans<Result>(on connection: Connection, _ body: () throws -> Result) throws -> Result {
+        try connection.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        defer { _ = try? connection.execute("SELECT set_config('enable_seqscan', 'on', true)") }
+        return try body()
     }
 
     static func activities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
