@@ -30,6 +30,44 @@ struct StrictJSONTests {
         #expect(failure?.code == code)
     }
 
+    @Test("a repeated key is found wherever it stands, and named with its offset")
+    func duplicateKeysAnyOrder() throws {
+        // Keys out of canonical order are sorted once: a repeat that is not next to its
+        // first use must still be refused, at the byte where it repeats.
+        let text = #"{"z": 1, "b": {"q": 1, "a": 2, "q": 3}, "a": 0}"#
+        let failure = #expect(throws: StrictJSON.Failure.self) { try StrictJSON.parse(text) }
+        #expect(failure?.code == .duplicateKey)
+        #expect(failure?.offset == Array(text.utf8).firstIndex(of: UInt8(ascii: "3")).map { $0 - 5 })
+        #expect(failure?.message.contains("\"q\"") == true)
+        let top = #"{"b": 1, "a": 2, "c": 3, "a": 4}"#
+        #expect((#expect(throws: StrictJSON.Failure.self) { try StrictJSON.parse(top) })?.offset == 25)
+    }
+
+    @Test("members in any order give the same object, lookups and canonical text")
+    func memberOrder() throws {
+        let sorted = try StrictJSON.parse(#"{"a": 1, "b": {"x": true, "y": null}, "é": "e", "z": [1]}"#)
+        let shuffled = try StrictJSON.parse(#"{"z": [1], "é": "e", "b": {"y": null, "x": true}, "a": 1}"#)
+        #expect(sorted == shuffled)
+        #expect(shuffled.canonicalText == #"{"a":1,"b":{"x":true,"y":null},"z":[1],"é":"e"}"#)
+        #expect(shuffled["é"] == .string("e"))
+        #expect(shuffled.value(at: "b.y") == .null)
+        #expect(shuffled.value(at: "b.w") == nil)
+        // A big object (binary search) finds every key and misses the others.
+        var members: [String: JSONValue] = [:]
+        for index in 0..<40 { members["k\(index * 7 % 40)"] = .int(Int64(index)) }
+        let big = JSONValue.object(members)
+        let reparsed = try StrictJSON.parse(big.canonicalText)
+        #expect(reparsed == big)
+        for (key, value) in members { #expect(reparsed[key] == value) }
+        #expect(reparsed["k40"] == nil)
+        var object = reparsed.objectValue ?? [:]
+        object["k3"] = nil
+        object["a"] = .bool(true)
+        #expect(object.count == 40)
+        #expect(object.keys.first == "a")
+        #expect(object.keys == object.keys.sorted())
+    }
+
     @Test("refuses invalid UTF-8 bytes and raw control characters")
     func refusesBytes() {
         let invalid: [UInt8] = Array(#"{"s": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)

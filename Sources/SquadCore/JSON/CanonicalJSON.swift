@@ -26,9 +26,8 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            // Sorted as pairs: no second hash lookup of every key.
-            let sorted = members.sorted { Self.keyPrecedes($0.key, $1.key) }
-            for (offset, member) in sorted.enumerated() {
+            // Objects keep their members in canonical order.
+            for (offset, member) in members.members.enumerated() {
                 if offset > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -36,29 +35,6 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    /// RFC 8785 order (UTF-16 code units). For ASCII keys, nearly all of them, that is the
-    /// order of their bytes, compared without decoding (the UTF-16 walk was ~2 % of a push).
-    static func keyPrecedes(_ left: String, _ right: String) -> Bool {
-        var left = left
-        var right = right
-        let ascii: Bool? = left.withUTF8 { a in
-            right.withUTF8 { b in
-                let count = min(a.count, b.count)
-                var index = 0
-                while index < count {
-                    let (x, y) = (a[index], b[index])
-                    if x >= 0x80 || y >= 0x80 { return nil }
-                    if x != y { return x < y }
-                    index += 1
-                }
-                // Equal up to the shorter one: ASCII so far; the rest decides only by length
-                // if it is ASCII too, which a non-ASCII tail does not change (longer wins).
-                return a.count < b.count
-            }
-        }
-        return ascii ?? left.utf16.lexicographicallyPrecedes(right.utf16)
     }
 
     static func format(_ value: Double) -> String {

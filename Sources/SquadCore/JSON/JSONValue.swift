@@ -11,14 +11,19 @@ public enum JSONValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
+
+    /// An object of a dictionary's members.
+    public static func object(_ members: [String: JSONValue]) -> JSONValue {
+        .object(JSONObject(members))
+    }
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: JSONObject? {
         if case .object(let members) = self { return members }
         return nil
     }
@@ -75,11 +80,19 @@ public enum JSONValue: Sendable, Hashable {
         // Most paths are plain dotted names (`time.start`): walk them without building segments.
         if !path.utf8.contains(UInt8(ascii: "[")) {
             var current = self
-            for name in path.split(separator: ".", omittingEmptySubsequences: false) {
-                guard case .object(let members) = current, let next = members[String(name)] else { return nil }
-                current = next
+            var rest = Substring(path)
+            while true {
+                let name: Substring
+                if let dot = rest.utf8.firstIndex(of: UInt8(ascii: ".")) {
+                    name = rest[..<dot]
+                    guard case .object(let members) = current, let next = members[String(name)] else { return nil }
+                    current = next
+                    rest = rest[rest.utf8.index(after: dot)...]
+                } else {
+                    guard case .object(let members) = current, let next = members[String(rest)] else { return nil }
+                    return next
+                }
             }
-            return current
         }
         var current: JSONValue? = self
         for segment in PathSegment.parse(path) {
@@ -100,7 +113,7 @@ public enum JSONValue: Sendable, Hashable {
 
     private static func set(_ newValue: JSONValue?, segments: ArraySlice<PathSegment>, in value: JSONValue) -> JSONValue {
         guard let segment = segments.first else { return newValue ?? .null }
-        var members = value.objectValue ?? [:]
+        var members = value.objectValue ?? JSONObject()
         guard let selector = segment.selector else {
             if segments.count == 1 {
                 members[segment.name] = newValue

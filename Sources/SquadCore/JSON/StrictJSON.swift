@@ -34,21 +34,34 @@ public enum StrictJSON {
 
     public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer throws(Failure) in
-            var parser = Parser(bytes: buffer)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw parser.failure(.invalidJSON, "unexpected text after the JSON value") }
-            return value
+            do throws(Failure) {
+                return try parse(buffer, locatingDuplicates: false)
+            } catch {
+                // The fast pass only knows some object repeats a key: find the first one.
+                guard error.code == .duplicateKey, error.offset < 0 else { throw error }
+                return try parse(buffer, locatingDuplicates: true)
+            }
         }
+    }
+
+    static func parse(_ buffer: UnsafeBufferPointer<UInt8>, locatingDuplicates: Bool) throws(Failure) -> JSONValue {
+        var parser = Parser(bytes: buffer, locatingDuplicates: locatingDuplicates)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw parser.failure(.invalidJSON, "unexpected text after the JSON value") }
+        return value
     }
 
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// Set for a second pass over a document with a duplicate key, to report where it is.
+        let locatingDuplicates: Bool
 
-        init(bytes: UnsafeBufferPointer<UInt8>) {
+        init(bytes: UnsafeBufferPointer<UInt8>, locatingDuplicates: Bool = false) {
             self.bytes = bytes
+            self.locatingDuplicates = locatingDuplicates
         }
 
         func failure(_ code: Failure.Code, _ message: String) -> Failure {
@@ -90,11 +103,15 @@ public enum StrictJSON {
         mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
             guard depth <= StrictJSON.maximumDepth else { throw failure(.tooDeep, "JSON nested deeper than \(StrictJSON.maximumDepth) levels") }
             index += 1
-            var members: [String: JSONValue] = [:]
+            var members: [JSONObject.Member] = []
+            // Keys arriving in canonical order (what this server and careful clients write)
+            // need no sort and are unique by construction; anything else is sorted once.
+            var inOrder = true
+            var seen: Set<String> = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                return .object(JSONObject())
             }
             while true {
                 skipWhitespace()
@@ -106,13 +123,25 @@ public enum StrictJSON {
                 index += 1
                 skipWhitespace()
                 let value = try parseValue(depth: depth)
-                if members.updateValue(value, forKey: key) != nil {
+                // The slow pass after a duplicate was found: name the exact key and offset.
+                if locatingDuplicates, !seen.insert(key).inserted {
                     throw Failure(code: .duplicateKey, message: "duplicate key \"\(key.prefix(64))\"", offset: keyOffset)
                 }
+                if inOrder, let last = members.last, !JSONObject.precedes(last.key, key) {
+                    inOrder = false
+                }
+                members.append(JSONObject.Member(key: key, value: value))
                 skipWhitespace()
                 guard index < bytes.count else { throw failure(.invalidJSON, "unexpected end of JSON in an object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    if inOrder { return .object(JSONObject(sortedUniqueMembers: members)) }
+                    guard let object = JSONObject.sorting(members) else {
+                        throw Failure(code: .duplicateKey, message: "duplicate key", offset: -1)
+                    }
+                    return .object(object)
+                }
                 throw failure(.invalidJSON, "expected ',' or '}' in an object")
             }
         }

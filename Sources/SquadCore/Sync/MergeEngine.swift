@@ -122,7 +122,7 @@ public struct MergeEngine: Sendable {
             set[path] = value
         }
         var patchOp = op
-        patchOp.set = set
+        patchOp.set = JSONObject(set)
         return write(patchOp, values: set, isDelete: false)
     }
 

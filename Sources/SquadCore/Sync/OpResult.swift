@@ -36,12 +36,26 @@ public struct OpResult: Sendable, Equatable {
     }
 
     /// The JSON object of SYNC.md's `results[]`.
-    public var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "op_id": .string(opID.uuidString.lowercased()),
-            "status": .string(status.rawValue),
-        ]
+    public var json: JSONValue { json(includingIDs: true) }
+
+    /// The object without `op_id` and `entry_id`, for storage next to columns that hold them
+    /// (`withIDs` puts them back).
+    public var storedJSON: JSONValue { json(includingIDs: false) }
+
+    /// A stored result with the `op_id` and `entry_id` it was stored without.
+    public static func withIDs(_ stored: JSONValue, opID: UUID, entryID: UUID?) -> JSONValue {
+        guard var members = stored.objectValue else { return stored }
+        members["op_id"] = .string(opID.uuidString.lowercased())
         if let entryID { members["entry_id"] = .string(entryID.uuidString.lowercased()) }
+        return .object(members)
+    }
+
+    func json(includingIDs: Bool) -> JSONValue {
+        var members: [String: JSONValue] = ["status": .string(status.rawValue)]
+        if includingIDs {
+            members["op_id"] = .string(opID.uuidString.lowercased())
+            if let entryID { members["entry_id"] = .string(entryID.uuidString.lowercased()) }
+        }
         if let version { members["version"] = .int(Int64(version)) }
         if let seq { members["seq"] = .int(seq) }
         if let code { members["code"] = .string(code) }

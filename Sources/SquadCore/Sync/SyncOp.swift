@@ -16,9 +16,9 @@ public struct SyncOp: Sendable, Equatable {
     /// The whole envelope, for `create`.
     public var entry: JSONValue?
     /// Dotted paths and their new values, for `patch`.
-    public var set: [String: JSONValue]
+    public var set: JSONObject
 
-    public init(opID: UUID, action: Action, entryID: UUID, kind: EntryKind?, hlc: HLC, baseVersion: Int = 0, entry: JSONValue? = nil, set: [String: JSONValue] = [:]) {
+    public init(opID: UUID, action: Action, entryID: UUID, kind: EntryKind?, hlc: HLC, baseVersion: Int = 0, entry: JSONValue? = nil, set: JSONObject = [:]) {
         self.opID = opID
         self.action = action
         self.entryID = entryID

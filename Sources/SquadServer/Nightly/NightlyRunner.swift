@@ -415,7 +415,7 @@ public enum NightlyRunner {
         var signals = Array(holding.values)
         for (code, flag) in live {
             guard let flagCode = FlagCode(rawValue: code), holding[flagCode] == nil, let severity = Severity(rawValue: flag.severity) else { continue }
-            signals.append(FlagSignal(code: flagCode, severity: severity, evidence: flag.evidence.value.objectValue ?? [:], dataQuality: flag.dataQuality))
+            signals.append(FlagSignal(code: flagCode, severity: severity, evidence: flag.evidence.value.objectValue?.dictionary ?? [:], dataQuality: flag.dataQuality))
         }
         var fatigue: [Day: Int] = [:]
         for (day, value) in stored { fatigue[day] = value.activeFlags }

@@ -385,6 +385,6 @@ public enum RuleSettings {
 
     static func overrides(_ settings: JSONValue) -> [String: Double] {
         guard let rules = settings.objectValue?["rules"]?.objectValue else { return [:] }
-        return rules.compactMapValues(\.numberValue)
+        return rules.dictionary.compactMapValues(\.numberValue)
     }
 }

@@ -8,24 +8,26 @@ public enum OpLogStore {
     public static func results(of ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: JSONValue] {
         guard !ids.isEmpty else { return [:] }
         let rows = try connection.query("""
-            SELECT op_id, result::text FROM applied_ops WHERE athlete_id = \(athleteID) AND op_id = ANY(\(ids))
+            SELECT op_id, entry_id, result::text FROM applied_ops WHERE athlete_id = \(athleteID) AND op_id = ANY(\(ids))
             """)
         var results: [UUID: JSONValue] = [:]
         for row in rows {
-            let (id, text) = try row.decode((UUID, String).self)
-            results[id] = try? StrictJSON.parse(text)
+            let (id, entryID, text) = try row.decode((UUID, UUID?, String).self)
+            // Rows written before migration 0014 hold both ids in the result as well.
+            if let stored = try? StrictJSON.parse(text) { results[id] = OpResult.withIDs(stored, opID: id, entryID: entryID) }
         }
         return results
     }
 
     /// Records results, all in one statement; an op id already present is left as it was.
+    /// The ids live in their columns only: the stored result is a third smaller.
     public static func record(_ results: [OpResult], deviceID: UUID, athleteID: Int64, on connection: Connection) throws {
         guard !results.isEmpty else { return }
         try connection.execute("""
             INSERT INTO applied_ops (athlete_id, op_id, device_id, entry_id, result)
             SELECT \(athleteID), r.op_id, \(deviceID), r.entry_id, r.result
             FROM ROWS FROM (unnest(\(results.map(\.opID))), unnest(\(results.map(\.entryID))::uuid[]),
-                            jsonb_array_elements(\(EntryStore.jsonArray(results.map(\.json)))::jsonb))
+                            jsonb_array_elements(\(EntryStore.jsonArray(results.map(\.storedJSON)))::jsonb))
                  AS r(op_id, entry_id, result)
             ON CONFLICT (athlete_id, op_id) DO NOTHING
             """)
