@@ -38,10 +38,35 @@ public protocol PostgresEncodable: Sendable {
     var postgresText: String { get }
     /// Type and text together; `Optional` overrides it to send NULL.
     var postgresValue: PostgresValue { get }
+    /// Writes the value as an element of an array literal and returns what makes it
+    /// unsendable, if anything. The default quotes `postgresValue`'s text; types whose
+    /// text never needs quoting (numbers, uuids, booleans) write it straight.
+    func appendArrayElement(to out: inout [UInt8]) -> String?
 }
 
 extension PostgresEncodable {
     public var postgresValue: PostgresValue { PostgresValue(type: Self.postgresType, text: postgresText) }
+
+    public func appendArrayElement(to out: inout [UInt8]) -> String? {
+        let value = postgresValue
+        guard let text = value.text else {
+            out.append(contentsOf: [78, 85, 76, 76])  // NULL
+            return value.encodingError
+        }
+        out.append(UInt8(ascii: "\""))
+        let utf8 = text.utf8
+        if utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.reserveCapacity(out.count + utf8.count + 8)
+            for byte in utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+        } else {
+            out.append(contentsOf: utf8)
+        }
+        out.append(UInt8(ascii: "\""))
+        return value.encodingError
+    }
 }
 
 /// Optional values: `nil` is sent as NULL of the wrapped type.
@@ -52,6 +77,15 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
         switch self {
         case .some(let value): return value.postgresValue
         case .none: return .null(Wrapped.postgresType)
+        }
+    }
+
+    public func appendArrayElement(to out: inout [UInt8]) -> String? {
+        switch self {
+        case .some(let value): return value.appendArrayElement(to: &out)
+        case .none:
+            out.append(contentsOf: [78, 85, 76, 76])  // NULL
+            return nil
         }
     }
 }
@@ -70,11 +104,17 @@ extension Substring: PostgresEncodable {
 extension Int: PostgresEncodable {
     public static var postgresType: PostgresType { .int8 }
     public var postgresText: String { String(self) }
+    public func appendArrayElement(to out: inout [UInt8]) -> String? { Int64(self).appendArrayElement(to: &out) }
 }
 
 extension Int64: PostgresEncodable {
     public static var postgresType: PostgresType { .int8 }
     public var postgresText: String { String(self) }
+
+    public func appendArrayElement(to out: inout [UInt8]) -> String? {
+        out.append(contentsOf: String(self).utf8)  // a small string: no allocation
+        return nil
+    }
 }
 
 extension Int32: PostgresEncodable {
@@ -99,24 +139,46 @@ extension Double: PostgresEncodable {
 extension Bool: PostgresEncodable {
     public static var postgresType: PostgresType { .bool }
     public var postgresText: String { self ? "t" : "f" }
+
+    public func appendArrayElement(to out: inout [UInt8]) -> String? {
+        out.append(self ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        return nil
+    }
 }
 
 extension UUID: PostgresEncodable {
     public static var postgresType: PostgresType { .uuid }
     /// Lower-case hex with dashes, formatted by hand (`uuidString` goes through sprintf).
     public var postgresText: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        String(unsafeUninitializedCapacity: 36) { out in
+            writeHex(into: out)
+            return 36
+        }
+    }
+
+    public func appendArrayElement(to out: inout [UInt8]) -> String? {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 36))
+        out.withUnsafeMutableBufferPointer { buffer in
+            writeHex(into: UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + 36)]))
+        }
+        return nil
+    }
+
+    private func writeHex(into out: UnsafeMutableBufferPointer<UInt8>) {
+        let digits: StaticString = "0123456789abcdef"
         var position = 0
         withUnsafeBytes(of: uuid) { bytes in
             for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { position += 1 }
-                out[position] = digits[Int(byte >> 4)]
-                out[position + 1] = digits[Int(byte & 0x0F)]
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                out[position] = digits.utf8Start[Int(byte >> 4)]
+                out[position + 1] = digits.utf8Start[Int(byte & 0x0F)]
                 position += 2
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -156,27 +218,12 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
     private func literal() -> (text: String, problem: String?) {
         // Built as UTF-8 bytes: arrays are the bulk of a push's parameters.
         var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(count * 16 + 2)
         var problem: String?
         for (index, element) in enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            let value = element.postgresValue
-            if problem == nil, let error = value.encodingError { problem = error }
-            guard let text = value.text else {
-                out.append(contentsOf: [78, 85, 76, 76])  // NULL
-                continue
-            }
-            out.append(UInt8(ascii: "\""))
-            let utf8 = text.utf8
-            if utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                out.reserveCapacity(out.count + utf8.count + 8)
-                for byte in utf8 {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                    out.append(byte)
-                }
-            } else {
-                out.append(contentsOf: utf8)
-            }
-            out.append(UInt8(ascii: "\""))
+            let error = element.appendArrayElement(to: &out)
+            if problem == nil { problem = error }
         }
         out.append(UInt8(ascii: "}"))
         return (String(decoding: out, as: UTF8.self), problem)

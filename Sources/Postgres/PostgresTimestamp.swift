@@ -16,6 +16,23 @@ enum PostgresTimestamp {
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
         let (year, month, day) = civilFromDays(days)
+        if (0...9999).contains(year) {
+            // 27 bytes written in place: a push binds hundreds of these.
+            return String(unsafeUninitializedCapacity: 27) { out in
+                func put(_ value: Int64, _ width: Int, at offset: Int) {
+                    var value = value
+                    for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                        out[position] = UInt8(48 + value % 10)
+                        value /= 10
+                    }
+                }
+                put(year, 4, at: 0); out[4] = 45; put(month, 2, at: 5); out[7] = 45; put(day, 2, at: 8)
+                out[10] = UInt8(ascii: "T"); put(secondOfDay / 3600, 2, at: 11); out[13] = 58
+                put(secondOfDay / 60 % 60, 2, at: 14); out[16] = 58; put(secondOfDay % 60, 2, at: 17)
+                out[19] = UInt8(ascii: "."); put(fraction, 6, at: 20); out[26] = UInt8(ascii: "Z")
+                return 27
+            }
+        }
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text

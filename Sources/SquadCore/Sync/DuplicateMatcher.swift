@@ -30,8 +30,8 @@ public struct ActivitySummary: Sendable, Equatable {
     /// The summary of a stored envelope, or `nil` when it is not a timed activity.
     public init?(entryID: UUID, kind: EntryKind, doc: JSONValue) {
         guard kind == .run || kind == .cross else { return nil }
-        guard let start = doc.value(at: "time.start")?.stringValue.flatMap({ ISOInstant.parseMillis(Array($0.utf8)) }) else { return nil }
-        var end = doc.value(at: "time.end")?.stringValue.flatMap { ISOInstant.parseMillis(Array($0.utf8)) }
+        guard let start = doc.value(at: "time.start")?.stringValue.flatMap({ ISOInstant.parseMillis($0) }) else { return nil }
+        var end = doc.value(at: "time.end")?.stringValue.flatMap { ISOInstant.parseMillis($0) }
         if end == nil, let elapsed = doc.value(at: "body.elapsed_s")?.numberValue { end = start + Int64(elapsed * 1000) }
         guard let end, end > start else { return nil }
         let sport = kind == .run ? "run" : (doc.value(at: "body.sport")?.stringValue ?? "cross")
@@ -103,7 +103,7 @@ public enum DuplicateMatcher {
             let (ma, mb) = (rank(methods, a.recordingMethod), rank(methods, b.recordingMethod))
             if ma != mb { return ma < mb }
             if a.dataScore != b.dataScore { return a.dataScore > b.dataScore }
-            return a.entryID.uuidString.lowercased() < b.entryID.uuidString.lowercased()
+            return a.entryID.lowercasedText < b.entryID.lowercasedText
         }?.entryID
     }
 }

@@ -7,24 +7,38 @@ extension EntryState {
     public var mergeStateJSON: JSONValue {
         var writers: [JSONValue] = []
         var indexOf: [Register: Int] = [:]
+        // Most fields share a writer (all of them, after a create): check the last one first.
+        var last: (Register, JSONValue)?
         func index(_ register: Register) -> JSONValue {
-            if let known = indexOf[register] { return .int(Int64(known)) }
-            indexOf[register] = writers.count
-            writers.append(register.json)
-            return .int(Int64(writers.count - 1))
-        }
-        var fields: [String: JSONValue] = [:]
-        for path in registers.keys.sorted() { fields[path] = index(registers[path]!) }
-        var opinionsJSON: [String: JSONValue] = [:]
-        for path in opinions.keys.sorted() {
-            var byDevice: [String: JSONValue] = [:]
-            for device in opinions[path]!.keys.sorted() {
-                let opinion = opinions[path]![device]!
-                byDevice[device] = .array([index(opinion.register), opinion.value])
+            if let last, last.0 == register { return last.1 }
+            let found: Int
+            if let known = indexOf[register] {
+                found = known
+            } else {
+                found = writers.count
+                indexOf[register] = found
+                writers.append(register.json)
             }
-            opinionsJSON[path] = .object(byDevice)
+            last = (register, .int(Int64(found)))
+            return .int(Int64(found))
         }
-        return .object(["w": .array(writers), "r": .object(fields), "o": .object(opinionsJSON)])
+        // Built in canonical key order, so the objects need no sorting.
+        let fields = registers.keys.sorted(by: JSONObject.precedes).map { path in
+            JSONObject.Member(key: path, value: index(registers[path]!))
+        }
+        let opinionsJSON = opinions.keys.sorted(by: JSONObject.precedes).map { path in
+            let byPath = opinions[path]!
+            let byDevice = byPath.keys.sorted(by: JSONObject.precedes).map { device in
+                let opinion = byPath[device]!
+                return JSONObject.Member(key: device, value: .array([index(opinion.register), opinion.value]))
+            }
+            return JSONObject.Member(key: path, value: .object(JSONObject(sortedUniqueMembers: byDevice)))
+        }
+        return .object(JSONObject(sortedUniqueMembers: [
+            JSONObject.Member(key: "o", value: .object(JSONObject(sortedUniqueMembers: opinionsJSON))),
+            JSONObject.Member(key: "r", value: .object(JSONObject(sortedUniqueMembers: fields))),
+            JSONObject.Member(key: "w", value: .array(writers)),
+        ]))
     }
 
     /// Rebuilds the registers and opinions read from `merge_state`.
@@ -58,13 +72,13 @@ extension EntryState {
 extension Register {
     /// `[hlc, device, version, op, base]`: compact, as there is one per field.
     public var json: JSONValue {
-        .array([.string(hlc.description), .string(device), .int(Int64(version)), .string(op.uuidString.lowercased()), .int(Int64(base))])
+        .array([.string(hlc.description), .string(device), .int(Int64(version)), .string(op.lowercasedText), .int(Int64(base))])
     }
 
     public init?(json: JSONValue) {
         guard let items = json.arrayValue, items.count == 5,
               let hlc = items[0].stringValue.flatMap(HLC.init), let device = items[1].stringValue,
-              let version = items[2].intValue, let op = items[3].stringValue.flatMap(UUID.init(uuidString:)),
+              let version = items[2].intValue, let op = items[3].stringValue.flatMap(UUID.init(text:)),
               let base = items[4].intValue else { return nil }
         self.init(hlc: hlc, device: device, version: Int(version), op: op, base: Int(base))
     }

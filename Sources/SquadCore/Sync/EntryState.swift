@@ -173,7 +173,7 @@ public struct ConflictRecord: Sendable, Equatable {
     }
 
     public static func identifier(entryID: UUID, field: String, loserOp: UUID) -> UUID {
-        StableID.make("conflict|\(entryID.uuidString.lowercased())|\(field)|\(loserOp.uuidString.lowercased())")
+        StableID.make("conflict|\(entryID.lowercasedText)|\(field)|\(loserOp.lowercasedText)")
     }
 }
 

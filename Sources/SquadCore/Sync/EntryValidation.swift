@@ -11,14 +11,14 @@ public enum EntryValidation {
         guard var members = entry.objectValue else {
             return .failure(ValidationProblem(field: "entry", message: "must be an object"))
         }
-        if let given = members["entry_id"], given != .string(entryID.uuidString.lowercased()),
-           UUID(uuidString: given.stringValue ?? "") != entryID {
+        if let given = members["entry_id"], given != .string(entryID.lowercasedText),
+           UUID(text: given.stringValue ?? "") != entryID {
             return .failure(ValidationProblem(field: "entry.entry_id", message: "must equal the op's entry_id"))
         }
         if let given = members["kind"], given != .string(kind.rawValue) {
             return .failure(ValidationProblem(field: "entry.kind", message: "must equal the op's kind"))
         }
-        members["entry_id"] = .string(entryID.uuidString.lowercased())
+        members["entry_id"] = .string(entryID.lowercasedText)
         members["kind"] = .string(kind.rawValue)
         switch members["schema_version"] {
         case nil: members["schema_version"] = .int(1)
@@ -143,7 +143,7 @@ public enum EntryValidation {
             var end: Int64?
             for key in ["start", "end"] {
                 guard let value = time[key], !value.isNull else { continue }
-                guard let text = value.stringValue, let millis = ISOInstant.parseMillis(Array(text.utf8)) else {
+                guard let text = value.stringValue, let millis = ISOInstant.parseMillis(text) else {
                     return fail("time.\(key)", "must be a UTC instant like 2026-06-01T07:32:11.004Z")
                 }
                 if key == "start" { start = millis } else { end = millis }
@@ -172,7 +172,7 @@ public enum EntryValidation {
 
         static func isLocalDate(_ value: JSONValue) -> Bool {
             guard let text = value.stringValue, text.utf8.count == 10 else { return false }
-            return ISOInstant.parseMillis(Array((text + "T00:00:00Z").utf8)) != nil
+            return ISOInstant.parseMillis(text + "T00:00:00Z") != nil
         }
 
         mutating func number(_ path: String, in item: JSONValue? = nil, min: Double? = nil, max: Double? = nil) {
@@ -208,7 +208,7 @@ public enum EntryValidation {
 
         mutating func uuid(_ path: String) {
             guard let value = root.value(at: path), !value.isNull else { return }
-            if UUID(uuidString: value.stringValue ?? "") == nil { fail(path, "must be a UUID") }
+            if UUID(text: value.stringValue ?? "") == nil { fail(path, "must be a UUID") }
         }
 
         mutating func localDate(_ path: String) {

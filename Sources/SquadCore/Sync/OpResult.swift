@@ -45,16 +45,16 @@ public struct OpResult: Sendable, Equatable {
     /// A stored result with the `op_id` and `entry_id` it was stored without.
     public static func withIDs(_ stored: JSONValue, opID: UUID, entryID: UUID?) -> JSONValue {
         guard var members = stored.objectValue else { return stored }
-        members["op_id"] = .string(opID.uuidString.lowercased())
-        if let entryID { members["entry_id"] = .string(entryID.uuidString.lowercased()) }
+        members["op_id"] = .string(opID.lowercasedText)
+        if let entryID { members["entry_id"] = .string(entryID.lowercasedText) }
         return .object(members)
     }
 
     func json(includingIDs: Bool) -> JSONValue {
-        var members: [String: JSONValue] = ["status": .string(status.rawValue)]
+        var members: JSONObject = ["status": .string(status.rawValue)]
         if includingIDs {
-            members["op_id"] = .string(opID.uuidString.lowercased())
-            if let entryID { members["entry_id"] = .string(entryID.uuidString.lowercased()) }
+            members["op_id"] = .string(opID.lowercasedText)
+            if let entryID { members["entry_id"] = .string(entryID.lowercasedText) }
         }
         if let version { members["version"] = .int(Int64(version)) }
         if let seq { members["seq"] = .int(seq) }
@@ -62,7 +62,7 @@ public struct OpResult: Sendable, Equatable {
         if let field { members["field"] = .string(field) }
         if let message { members["message"] = .string(message) }
         if !conflicts.isEmpty {
-            members["conflicts"] = .array(conflicts.map { .object(["conflict_id": .string($0.0.uuidString.lowercased()), "field": .string($0.1)]) })
+            members["conflicts"] = .array(conflicts.map { .object(["conflict_id": .string($0.0.lowercasedText), "field": .string($0.1)] as JSONObject) })
         }
         if clockSkew { members["clock_skew"] = .bool(true) }
         if status == .applied || status == .merged { members["duplicate_of"] = .null }

@@ -42,10 +42,10 @@ public struct SyncOp: Sendable, Equatable {
         guard let members = value.objectValue else {
             throw BatchError(code: "invalid_op", message: "ops[\(index)] must be an object")
         }
-        guard let opText = members["op_id"]?.stringValue, let opID = UUID(uuidString: opText) else {
+        guard let opText = members["op_id"]?.stringValue, let opID = UUID(text: opText) else {
             throw BatchError(code: "invalid_op_id", message: "ops[\(index)].op_id must be a UUID")
         }
-        let entryID = members["entry_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+        let entryID = members["entry_id"]?.stringValue.flatMap(UUID.init(text:))
         func reject(_ field: String, _ message: String) -> Result<SyncOp, Invalid> {
             .failure(Invalid(opID: opID, entryID: entryID, problem: ValidationProblem(field: field, message: message)))
         }

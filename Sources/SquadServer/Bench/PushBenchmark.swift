@@ -179,8 +179,8 @@ public enum PushBenchmark {
                 let ops: [JSONValue] = (0..<options.batchSize).map { offset in
                     let index = (device * options.batchesPerDevice + batch) * options.batchSize + offset
                     return .object([
-                        "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").uuidString.lowercased()), "op": .string("create"),
-                        "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").uuidString.lowercased()), "kind": .string("run"),
+                        "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").lowercasedText), "op": .string("create"),
+                        "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").lowercasedText), "kind": .string("run"),
                         "hlc": .string(HLC(millis: dayMillis + Int64(index), counter: 0, node: "bench").description), "entry": runEntry(index, dayMillis: dayMillis),
                     ])
                 }
@@ -211,8 +211,8 @@ public enum PushBenchmark {
             let ops: [JSONValue] = (0..<50).map { offset in
                 let index = total + request * 50 + offset
                 return .object([
-                    "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").uuidString.lowercased()), "op": .string("create"),
-                    "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").uuidString.lowercased()), "kind": .string("run"),
+                    "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").lowercasedText), "op": .string("create"),
+                    "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").lowercasedText), "kind": .string("run"),
                     "hlc": .string(HLC(millis: dayMillis + Int64(index), counter: 0, node: "bench").description), "entry": runEntry(index, dayMillis: dayMillis),
                 ])
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import SquadCore
 
 /// All SQL for devices and their tokens.
 public enum DeviceStore {
@@ -74,7 +75,7 @@ public enum DeviceStore {
     /// Revokes a device; its token gets 403 from then on. Revoking twice is harmless.
     public static func revoke(_ id: UUID, on connection: Connection) throws -> Device {
         try connection.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = \(id)")
-        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.uuidString.lowercased())") }
+        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.lowercasedText)") }
         return device
     }
 
@@ -82,8 +83,8 @@ public enum DeviceStore {
     /// (then 401), so a phone that has not stored the new one yet is not locked out.
     /// The device keeps its lookup id (a legacy device gets one). A revoked device cannot be rotated.
     public static func rotate(_ id: UUID, graceSeconds: Int, key: TokenKey, on connection: Connection) throws -> (Device, String) {
-        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.uuidString.lowercased())") }
-        guard device.revokedAt == nil else { throw AdminError(.conflict, "device \(id.uuidString.lowercased()) is revoked: enroll a new one") }
+        guard let device = try find(id, on: connection) else { throw AdminError(.notFound, "no device with id \(id.lowercasedText)") }
+        guard device.revokedAt == nil else { throw AdminError(.conflict, "device \(id.lowercasedText) is revoked: enroll a new one") }
         try key.check(on: connection)
         let lookup = try connection.query("SELECT token_lookup FROM devices WHERE id = \(id)")[0].decode(String?.self, at: 0)
         let (token, parts) = DeviceToken.generate(lookup: lookup)

@@ -86,13 +86,13 @@ public enum Importer {
             return .failure(ImportProblem(location: location, message: "a bare entry needs \"kind\" (run, drills, strength, wellness, cross, note)"))
         }
         let fingerprint = "import|\(athleteID)|\(value.canonicalText)"
-        let entryID = members["entry_id"]?.stringValue ?? StableID.make(fingerprint + "|entry").uuidString.lowercased()
+        let entryID = members["entry_id"]?.stringValue ?? StableID.make(fingerprint + "|entry").lowercasedText
         members["entry_id"] = .string(entryID)
-        let when = (value.value(at: "time.end") ?? value.value(at: "time.start"))?.stringValue.flatMap { ISOInstant.parseMillis(Array($0.utf8)) }
-            ?? value.value(at: "time.local_date")?.stringValue.flatMap { ISOInstant.parseMillis(Array(($0 + "T12:00:00Z").utf8)) }
+        let when = (value.value(at: "time.end") ?? value.value(at: "time.start"))?.stringValue.flatMap { ISOInstant.parseMillis($0) }
+            ?? value.value(at: "time.local_date")?.stringValue.flatMap { ISOInstant.parseMillis($0 + "T12:00:00Z") }
             ?? 0
         return .success(.object([
-            "op_id": .string(StableID.make(fingerprint).uuidString.lowercased()), "op": .string("create"),
+            "op_id": .string(StableID.make(fingerprint).lowercasedText), "op": .string("create"),
             "entry_id": .string(entryID), "kind": .string(kind),
             "hlc": .string(HLC(millis: when, counter: 0, node: "import").description), "entry": .object(members),
         ]))

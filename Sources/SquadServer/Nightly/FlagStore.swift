@@ -109,7 +109,7 @@ extension FlagStore {
         }
         let rows2 = try connection.query("SELECT \(columns), f.athlete_id FROM flags f JOIN athletes a ON a.id = f.athlete_id WHERE f.flag_id = \(id)")
         let flag = try decode(rows2[0])
-        try AuditStore.record(athleteID: try rows2[0].decode(Int64.self, at: 11), actor: coach, action: "flag.ack", subject: id.uuidString.lowercased(),
+        try AuditStore.record(athleteID: try rows2[0].decode(Int64.self, at: 11), actor: coach, action: "flag.ack", subject: id.lowercasedText,
                               before: .object(["status": .string("open"), "code": .string(flag.code)]),
                               after: .object(["status": .string("acknowledged"), "code": .string(flag.code)]), note: note, on: connection)
         return flag

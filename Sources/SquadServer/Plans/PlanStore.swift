@@ -301,13 +301,13 @@ public enum PlanStore {
         let sorted = days.sorted { $0.session.date < $1.session.date }
         let docs = sorted.map { day -> String in
             var body = day.session.json.objectValue ?? [:]
-            body["plan_id"] = .string(planID.uuidString.lowercased())
+            body["plan_id"] = .string(planID.lowercasedText)
             body["phase"] = .string(day.phase.rawValue)
             body["cutback_week"] = .bool(day.weekCutback)
             body["revision"] = .int(Int64(day.revision))
             body["coach_override"] = .bool(day.coachLocked)
             return JSONValue.object([
-                "entry_id": .string(day.sessionID.uuidString.lowercased()), "kind": .string("plan_session"), "schema_version": .int(1),
+                "entry_id": .string(day.sessionID.lowercasedText), "kind": .string("plan_session"), "schema_version": .int(1),
                 "time": .object(["local_date": .string(day.session.date.description), "tz": .string(athlete.timeZone)]),
                 "source": .object(["device_id": .string("server"), "recording_method": .string("planned")]),
                 "body": .object(body), "extra": .object([:]),

@@ -201,7 +201,7 @@ public struct SimulatedAthlete: Sendable {
         let hlc = self[keyPath: device].stamp(millis)
         let type = self[keyPath: device].type
         let op: JSONValue = .object([
-            "op_id": .string(opID.uuidString.lowercased()), "op": .string("create"), "entry_id": .string(entry.uuidString.lowercased()),
+            "op_id": .string(opID.lowercasedText), "op": .string("create"), "entry_id": .string(entry.lowercasedText),
             "kind": .string(kind), "hlc": .string(hlc.description),
             "entry": .object([
                 "schema_version": .int(1), "time": .object(time), "body": body,
@@ -216,7 +216,7 @@ public struct SimulatedAthlete: Sendable {
         let hlc = self[keyPath: device].stamp(millis)
         let opID = StableID.make("sim-op|\(hlc)|\(entry)")
         self[keyPath: device].ops.append(SimulatedOp(day: day, json: .object([
-            "op_id": .string(opID.uuidString.lowercased()), "op": .string("patch"), "entry_id": .string(entry.uuidString.lowercased()),
+            "op_id": .string(opID.lowercasedText), "op": .string("patch"), "entry_id": .string(entry.lowercasedText),
             "base_version": .int(1), "hlc": .string(hlc.description), "set": .object(set),
         ])))
     }
@@ -225,7 +225,7 @@ public struct SimulatedAthlete: Sendable {
         let hlc = self[keyPath: device].stamp(millis)
         let opID = StableID.make("sim-op|\(hlc)|\(entry)|delete")
         self[keyPath: device].ops.append(SimulatedOp(day: day, json: .object([
-            "op_id": .string(opID.uuidString.lowercased()), "op": .string("delete"), "entry_id": .string(entry.uuidString.lowercased()),
+            "op_id": .string(opID.lowercasedText), "op": .string("delete"), "entry_id": .string(entry.lowercasedText),
             "base_version": .int(1), "hlc": .string(hlc.description),
         ])))
     }

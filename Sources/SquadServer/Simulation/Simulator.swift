@@ -65,7 +65,7 @@ public enum Simulator {
 
     /// A deterministic token for a simulated device: simulated athletes are test data.
     static func token(seed: UInt64, handle: String, device: String) -> String {
-        func hex(_ label: String) -> String { StableID.make("\(label)|\(seed)|\(handle)|\(device)").uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+        func hex(_ label: String) -> String { StableID.make("\(label)|\(seed)|\(handle)|\(device)").lowercasedText.replacingOccurrences(of: "-", with: "") }
         return DeviceToken.devicePrefix + String(hex("sim-lookup").prefix(16)) + "." + hex("sim-token") + hex("sim-token-2")
     }
 

@@ -83,7 +83,7 @@ public enum ConflictService {
             WHERE athlete_id = \(athleteID) AND conflict_id = \(id)
             """)
         try connection.execute("UPDATE athlete_sync SET last_seq = \(head.lastSeq + 1) WHERE athlete_id = \(athleteID)")
-        try AuditStore.record(athleteID: athleteID, actor: coach, action: "conflict.resolve", subject: id.uuidString.lowercased(),
+        try AuditStore.record(athleteID: athleteID, actor: coach, action: "conflict.resolve", subject: id.lowercasedText,
                               before: .object(["status": .string("open"), "field": .string(conflict.field), "kept": conflict.kept, "other": conflict.other]),
                               after: .object(["status": .string("resolved"), "keep": .string(keep), "value": keep == "kept" ? conflict.kept : conflict.other]),
                               note: nil, on: connection)

@@ -101,7 +101,7 @@ public enum DuplicateService {
                     if engine.conflicts[id] == nil {
                         engine.record(ConflictRecord(
                             conflictID: id, entryID: summary.entryID, field: "possible_duplicate", loserOp: id, loserDevice: "server",
-                            other: .string(other.entryID.uuidString.lowercased()), kept: .string(summary.entryID.uuidString.lowercased()),
+                            other: .string(other.entryID.lowercasedText), kept: .string(summary.entryID.lowercasedText),
                             status: .open, seq: engine.allocateSeq()))
                     }
                 case .distinct:
@@ -120,7 +120,7 @@ public enum DuplicateService {
             let existing = Set(members.compactMap { membership[$0] })
             guard members.count >= 2 else { continue }
             let sorted = members.sorted { $0.uuidString < $1.uuidString }
-            let groupID = existing.min { $0.uuidString < $1.uuidString } ?? StableID.make("group|\(sorted[0].uuidString.lowercased())")
+            let groupID = existing.min { $0.uuidString < $1.uuidString } ?? StableID.make("group|\(sorted[0].lowercasedText)")
             groupsSeen.formUnion(existing)
             let primary = DuplicateMatcher.primary(of: members.compactMap { summaries[$0] })
             let reason = members.contains { reasons[$0] == "external_id" } ? "external_id" : "overlap"
@@ -149,7 +149,7 @@ public enum DuplicateService {
         let a: String
         let b: String
         init(_ x: UUID, _ y: UUID) {
-            let (p, q) = (x.uuidString.lowercased(), y.uuidString.lowercased())
+            let (p, q) = (x.lowercasedText, y.lowercasedText)
             (a, b) = p < q ? (p, q) : (q, p)
         }
     }

@@ -98,7 +98,7 @@ public enum DuplicateStore {
             let (id, kind, sport, start, endText, elapsed, distance, device, method, score) =
                 try row.decode((UUID, String, String, Int64?, String?, Double?, Double?, String, String, Int).self)
             guard let start else { return nil }
-            let end = endText.flatMap { ISOInstant.parseMillis(Array($0.utf8)) } ?? elapsed.map { start + Int64($0 * 1000) }
+            let end = endText.flatMap { ISOInstant.parseMillis($0) } ?? elapsed.map { start + Int64($0 * 1000) }
             guard let end, end > start else { return nil }
             return ActivitySummary(
                 entryID: id, sportFamily: kind == "run" ? "run" : (sport.isEmpty ? "cross" : sport), startMillis: start, endMillis: end,
@@ -216,13 +216,13 @@ public enum DuplicateStore {
     /// the feed) and its pairs are never linked automatically again.
     public static func unlink(_ group: UUID, on connection: Connection) throws -> Group {
         let rows = try connection.query("SELECT athlete_id, members FROM duplicate_groups WHERE group_id = \(group) AND status = 'active'")
-        guard let row = rows.first else { throw AdminError(.notFound, "no active duplicate group \(group.uuidString.lowercased())") }
+        guard let row = rows.first else { throw AdminError(.notFound, "no active duplicate group \(group.lowercasedText)") }
         let (athleteID, members) = try row.decode((Int64, [UUID]).self)
         let head = try EntryStore.lockHead(athleteID: athleteID, on: connection)
         var pairs: [(UUID, UUID)] = []
         for (index, a) in members.enumerated() {
             for b in members[(index + 1)...] {
-                pairs.append(a.uuidString.lowercased() < b.uuidString.lowercased() ? (a, b) : (b, a))
+                pairs.append(a.lowercasedText < b.lowercasedText ? (a, b) : (b, a))
             }
         }
         try connection.execute("""

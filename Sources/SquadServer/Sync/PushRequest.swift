@@ -24,7 +24,7 @@ public struct PushRequest: Sendable {
         guard document["protocol"] == .int(1) else {
             throw BatchError(code: "unsupported_protocol", message: "protocol must be 1")
         }
-        if let clock = document["device_clock"], !clock.isNull, clock.stringValue.flatMap({ ISOInstant.parseMillis(Array($0.utf8)) }) == nil {
+        if let clock = document["device_clock"], !clock.isNull, clock.stringValue.flatMap({ ISOInstant.parseMillis($0) }) == nil {
             throw BatchError(code: "invalid_body", message: "device_clock must be a UTC instant like 2026-06-01T08:01:02.120Z")
         }
         guard let ops = document["ops"]?.arrayValue else { throw BatchError(code: "invalid_body", message: "ops must be an array") }

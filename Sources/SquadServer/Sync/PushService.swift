@@ -18,7 +18,7 @@ public enum PushService {
         let done = try OpLogStore.results(of: push.ops.map(\.opID), athleteID: athleteID, on: connection)
         let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
         var engine = MergeEngine(
-            device: device.id.uuidString.lowercased(), nowMillis: nowMillis, lastSeq: head.lastSeq, serverHLC: head.serverHLC,
+            device: device.id.lowercasedText, nowMillis: nowMillis, lastSeq: head.lastSeq, serverHLC: head.serverHLC,
             entries: try EntryStore.load(entryIDs, athleteID: athleteID, on: connection),
             conflicts: try EntryStore.conflicts(ofEntries: entryIDs, athleteID: athleteID, on: connection))
 
