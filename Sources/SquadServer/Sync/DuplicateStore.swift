@@ -15,23 +15,22 @@ public enum DuplicateStore {
     }
 
     /// The fields the duplicate rule needs, read in SQL so no document is parsed here.
-    private static let selectActivities: SQL = """
+    private static let activityColumns: SQL = """
         SELECT e.entry_id, e.kind, coalesce(e.doc->'body'->>'sport', ''),
                (extract(epoch FROM e.started_at) * 1000)::int8, e.doc->'time'->>'end', (e.doc->'body'->>'elapsed_s')::float8,
                (e.doc->'body'->>'distance_m')::float8, coalesce(e.doc->'source'->>'device_type', 'other'),
                coalesce(e.doc->'source'->>'recording_method', 'manual'),
                (SELECT count(*) FROM jsonb_object_keys(e.doc->'body'))::int8
                  + CASE jsonb_typeof(e.doc->'body'->'splits') WHEN 'array' THEN jsonb_array_length(e.doc->'body'->'splits') ELSE 0 END
-        FROM entries e
         """
+    private static let selectActivities: SQL = activityColumns + " FROM entries e"
 
     /// Live activities starting within 10 minutes of one of `starts` (the widest start gap
-    /// the rule accepts), found through the (athlete_id, started_at) index.
+    /// the rule accepts), found through the (athlete_id, started_at) index. Run inside a
+    /// push, whose transaction has sequential scans off (`EntryStore.lockHead`).
     static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
         guard !starts.isEmpty else { return [] }
-        return try withoutSequentialScans(on: connection) {
-            try decode(connection.query(selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)), keys: [:])
-        }
+        return try decode(connection.query(selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)), keys: [:])
     }
 
     /// The plan PostgreSQL picks for that search, with the same settings (for tests and for
@@ -64,28 +63,27 @@ public enum DuplicateStore {
             """
     }
 
-    /// Sequential scans off for one statement: with statistics taken while the table was
-    /// nearly empty (a new server, right after a bulk import) the planner chose a sequential
-    /// scan per window, minutes per push at 500 windows (found by coach bench push).
+    /// Sequential scans off, as in a push's transaction.
     private static func withoutSequentialScans<Result>(on connection: Connection, _ body: () throws -> Result) throws -> Result {
         try connection.execute("SELECT set_config('enable_seqscan', 'off', true)")
         defer { _ = try? connection.execute("SELECT set_config('enable_seqscan', 'on', true)") }
         return try body()
     }
 
+    /// Live activities sharing one of `keys`, with the keys they share, in one statement.
     static func activities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
         guard !keys.isEmpty else { return [] }
+        let rows = try connection.query("""
+            \(activityColumns), s.external_key
+            FROM entry_sources s JOIN entries e ON e.athlete_id = s.athlete_id AND e.entry_id = s.entry_id
+            WHERE s.athlete_id = \(athleteID) AND s.external_key = ANY(\(Array(keys))::text[]) AND e.athlete_id = \(athleteID) AND NOT e.deleted
+            """)
         var keysByEntry: [UUID: Set<String>] = [:]
-        for row in try connection.query("""
-            SELECT entry_id, external_key FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(Array(keys))::text[])
-            """) {
-            let (id, key) = try row.decode((UUID, String).self)
-            keysByEntry[id, default: []].insert(key)
+        for row in rows {
+            keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(try row.decode(String.self, at: 10))
         }
-        guard !keysByEntry.isEmpty else { return [] }
-        return try decode(connection.query("""
-            \(selectActivities) WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.entry_id = ANY(\(Array(keysByEntry.keys)))
-            """), keys: keysByEntry)
+        var seen: Set<UUID> = []
+        return try decode(rows, keys: keysByEntry).filter { seen.insert($0.entryID).inserted }
     }
 
     static func activities(ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {

@@ -16,11 +16,20 @@ public enum EntryStore {
     }
 
     /// Locks (creating if needed) the athlete's counter row: one writer per athlete at a time.
-    public static func lockHead(athleteID: Int64, on connection: Connection) throws -> SyncHead {
+    ///
+    /// With `indexScansOnly`, the same statement also turns sequential scans off for the
+    /// rest of the transaction (no round trip of its own): every statement of a push is
+    /// keyed by athlete and has an index, and with statistics taken while `entries` was
+    /// nearly empty (a new server, right after a bulk import) the planner chose a
+    /// sequential scan per duplicate window, minutes per push (found by coach bench push).
+    public static func lockHead(athleteID: Int64, indexScansOnly: Bool = false, on connection: Connection) throws -> SyncHead {
         let rows = try connection.query("""
-            INSERT INTO athlete_sync (athlete_id) VALUES (\(athleteID))
-            ON CONFLICT (athlete_id) DO UPDATE SET last_seq = athlete_sync.last_seq
-            RETURNING last_seq, server_hlc, horizon_seq
+            WITH head AS (
+                INSERT INTO athlete_sync (athlete_id) VALUES (\(athleteID))
+                ON CONFLICT (athlete_id) DO UPDATE SET last_seq = athlete_sync.last_seq
+                RETURNING last_seq, server_hlc, horizon_seq)
+            SELECT last_seq, server_hlc, horizon_seq, CASE WHEN \(indexScansOnly) THEN set_config('enable_seqscan', 'off', true) END
+            FROM head
             """)
         let (lastSeq, hlc, horizon) = try rows[0].decode((Int64, String?, Int64).self)
         return SyncHead(lastSeq: lastSeq, serverHLC: hlc.flatMap(HLC.init), horizonSeq: horizon)
@@ -34,9 +43,18 @@ public enum EntryStore {
         return SyncHead(lastSeq: lastSeq, serverHLC: hlc.flatMap(HLC.init), horizonSeq: horizon)
     }
 
-    public static func saveHead(athleteID: Int64, lastSeq: Int64, serverHLC: HLC, on connection: Connection) throws {
+    /// Saves the counter and, in the same statement, marks `device` as just synced.
+    public static func saveHead(athleteID: Int64, lastSeq: Int64, serverHLC: HLC, syncedDevice device: UUID? = nil, on connection: Connection) throws {
+        guard let device else {
+            try connection.execute("""
+                UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID)
+                """)
+            return
+        }
         try connection.execute("""
-            UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID)
+            WITH head AS (
+                UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID))
+            UPDATE devices SET last_seen_at = now(), last_sync_at = now() WHERE id = \(device)
             """)
     }
 
@@ -116,13 +134,15 @@ public enum EntryStore {
 
     /// `[v1,v2,...]` in canonical form: one `jsonb` parameter for a column of documents.
     static func jsonArray(_ values: [JSONValue]) -> String {
-        var text = "["
-        text.reserveCapacity(values.count * 700)
+        // Written into one buffer: no string per document.
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(values.count * 700)
         for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            text += value.canonicalText
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            value.write(to: &out)
         }
-        return text + "]"
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Inserts or updates conflict records, all in one statement.

@@ -14,7 +14,7 @@ public enum PushService {
         _ push: PushRequest, device: AuthenticatedDevice, nowMillis: Int64, isolatingOps: Bool = false, on connection: Connection
     ) throws -> JSONValue {
         let athleteID = device.athleteID
-        let head = try EntryStore.lockHead(athleteID: athleteID, on: connection)
+        let head = try EntryStore.lockHead(athleteID: athleteID, indexScansOnly: true, on: connection)
         let done = try OpLogStore.results(of: push.ops.map(\.opID), athleteID: athleteID, on: connection)
         let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
         var engine = MergeEngine(
@@ -70,8 +70,7 @@ public enum PushService {
             try write(engine, since: nil, athleteID: athleteID, on: connection)
             try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
         }
-        try EntryStore.saveHead(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, on: connection)
-        try DeviceStore.touch(device.id, synced: true, on: connection)
+        try EntryStore.saveHead(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, syncedDevice: device.id, on: connection)
         return .object([
             "server_hlc": .string(engine.serverHLC.description),
             "write_checkpoint": .int(engine.lastSeq),
