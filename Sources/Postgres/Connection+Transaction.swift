@@ -7,16 +7,18 @@ extension Connection {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// `prelude` statements (settings, say) are sent with BEGIN in one round trip.
     ///
     /// The closure is synchronous on purpose: nothing may suspend while a
     /// transaction holds locks.
     @discardableResult
     public func transaction<Result>(
-        isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> Result
+        isolation: IsolationLevel = .readCommitted, prelude: [SQL] = [], _ body: (Connection) throws -> Result
     ) throws -> Result {
-        try execute(SQL(unsafeText: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        let begin = SQL(unsafeText: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
         let value: Result
         do {
+            if prelude.isEmpty { try execute(begin) } else { _ = try pipeline([begin] + prelude) }
             value = try body(self)
         } catch {
             if isInTransaction { _ = try? execute("ROLLBACK") }

@@ -10,9 +10,9 @@ import Glibc
 /// Threading: a `Connection` is used by one thread at a time. The pool hands
 /// each to a single lease, which runs on an `NIOThreadPool` thread; that is
 /// the invariant behind `@unchecked Sendable`. The C handle never leaves
-/// this type and is closed in `deinit`.
+/// this type and its extensions in this module, and is closed in `deinit`.
 public final class Connection: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer  // internal: the extensions of this module use it, never callers
     var savepointDepth = 0
 
     /// Connects by URL (`postgres://user@host:5432/db`, `postgres:///db?host=/socket/dir`)
@@ -143,38 +143,9 @@ public final class Connection: @unchecked Sendable {
 
     /// Sends one statement; the caller clears the returned result.
     func run(_ sql: SQL) throws -> OpaquePointer {
-        let text = sql.render(quotingIdentifiersWith: escapeIdentifier)
-        let parameters = sql.parameters
-        for (index, parameter) in parameters.enumerated() {
-            if let problem = parameter.encodingError {
-                throw PostgresError(.encoding, "parameter $\(index + 1) \(problem)", sql: text)
-            }
-        }
-        let result: OpaquePointer?
-        if parameters.isEmpty {
-            result = PQexecParams(handle, text, 0, nil, nil, nil, nil, 0)
-        } else {
-            let types: [Oid] = parameters.map { Oid($0.type.rawValue) }
-            // All values go into one buffer of NUL-terminated strings that lives for the call.
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(parameters.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) + 1 })
-            var offsets: [Int?] = []
-            offsets.reserveCapacity(parameters.count)
-            for parameter in parameters {
-                guard let value = parameter.text else { offsets.append(nil); continue }
-                offsets.append(buffer.count)
-                buffer.append(contentsOf: value.utf8)
-                buffer.append(0)
-            }
-            result = buffer.withUnsafeBufferPointer { raw in
-                raw.withMemoryRebound(to: CChar.self) { bytes in
-                    let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
-                        guard let offset, let base = bytes.baseAddress else { return nil }
-                        return base + offset
-                    }
-                    return PQexecParams(handle, text, Int32(parameters.count), types, pointers, nil, nil, 0)
-                }
-            }
+        let text = try renderChecked(sql)
+        let result = withParameters(of: sql) { count, types, values in
+            PQexecParams(handle, text, count, types, values, nil, nil, 0)
         }
         guard let result else { throw connectionError(sql: text) }
         switch PQresultStatus(result) {
@@ -184,6 +155,44 @@ public final class Connection: @unchecked Sendable {
             let error = serverError(result, sql: text)
             PQclear(result)
             throw error
+        }
+    }
+
+    /// The statement's text, after checking that every parameter can be sent.
+    func renderChecked(_ sql: SQL) throws -> String {
+        let text = sql.render(quotingIdentifiersWith: escapeIdentifier)
+        for (index, parameter) in sql.parameters.enumerated() {
+            if let problem = parameter.encodingError {
+                throw PostgresError(.encoding, "parameter $\(index + 1) \(problem)", sql: text)
+            }
+        }
+        return text
+    }
+
+    /// Calls `body` with the parameters laid out as libpq wants them, valid for the call.
+    func withParameters<Value>(of sql: SQL, _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Value) -> Value {
+        let parameters = sql.parameters
+        guard !parameters.isEmpty else { return body(0, nil, nil) }
+        let types: [Oid] = parameters.map { Oid($0.type.rawValue) }
+        // All values go into one buffer of NUL-terminated strings that lives for the call.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(parameters.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) + 1 })
+        var offsets: [Int?] = []
+        offsets.reserveCapacity(parameters.count)
+        for parameter in parameters {
+            guard let value = parameter.text else { offsets.append(nil); continue }
+            offsets.append(buffer.count)
+            buffer.append(contentsOf: value.utf8)
+            buffer.append(0)
+        }
+        return buffer.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { bytes in
+                let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
+                    guard let offset, let base = bytes.baseAddress else { return nil }
+                    return base + offset
+                }
+                return body(Int32(parameters.count), types, pointers)
+            }
         }
     }
 

@@ -11,23 +11,28 @@ public enum DatabaseScope: Sendable, Equatable {
     /// Names the scope for the rest of the transaction (`set_config(..., true)`, the
     /// function form of SET LOCAL, which takes parameters).
     public func apply(on connection: Connection) throws {
+        try connection.execute(statement)
+    }
+
+    /// The statement that names the scope.
+    public var statement: SQL {
         switch self {
         case .athlete(let id):
-            try connection.execute("SELECT set_config('squadsync.athlete_id', \(String(id)), true), set_config('squadsync.coach_id', '', true)")
+            "SELECT set_config('squadsync.athlete_id', \(String(id)), true), set_config('squadsync.coach_id', '', true)"
         case .coach(let id):
-            try connection.execute("SELECT set_config('squadsync.coach_id', \(String(id)), true), set_config('squadsync.athlete_id', '', true)")
+            "SELECT set_config('squadsync.coach_id', \(String(id)), true), set_config('squadsync.athlete_id', '', true)"
         }
     }
 }
 
 extension ConnectionPool {
-    /// A transaction with `scope` set before `body` runs.
+    /// A transaction with `scope` set before `body` runs (sent with BEGIN, one round trip).
     public func withTransaction<Result: Sendable>(
         scope: DatabaseScope, isolation: Connection.IsolationLevel = .readCommitted, _ body: @escaping @Sendable (Connection) throws -> Result
     ) async throws -> Result {
-        try await withTransaction(isolation: isolation) { connection in
-            try scope.apply(on: connection)
-            return try body(connection)
+        let prelude = scope.statement
+        return try await withConnection { connection in
+            try connection.transaction(isolation: isolation, prelude: [prelude], body)
         }
     }
 }

@@ -10,40 +10,64 @@ import SquadCore
 /// primary is chosen deterministically and `counted_entries` counts the group once.
 /// Pairs a person unlinked are never linked again automatically.
 public enum DuplicateService {
-    /// Re-examines the activities the engine changed in this push.
-    public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws {
-        let touched = engine.changedEntries.compactMap { id -> (EntryState, ActivitySummary?)? in
+    /// Re-examines the activities the engine changed in this push and returns the writes
+    /// (groups formed, merged or dissolved) for the caller to send with the push's others.
+    ///
+    /// Reads go out in two pipelines (`Connection.pipeline`): the external ids are recorded
+    /// and the candidates found in one round trip, their groups and unlinked pairs in the next.
+    public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws -> [SQL] {
+        let touched = engine.changedEntries.sorted { $0.uuidString < $1.uuidString }.compactMap { id -> (EntryState, ActivitySummary?)? in
             guard let entry = engine.entries[id], entry.kind == .run || entry.kind == .cross else { return nil }
             return (entry, entry.deleted ? nil : ActivitySummary(entryID: id, kind: entry.kind, doc: entry.doc))
         }
-        guard !touched.isEmpty else { return }
+        guard !touched.isEmpty else { return [] }
         let live = touched.compactMap(\.1)
-        try DuplicateStore.recordSources(live, athleteID: athleteID, on: connection)
 
         // Candidates: activities near in time, or sharing an external id, plus their groups' members.
+        var statements: [SQL] = []
+        if let record = DuplicateStore.recordSourcesStatement(live, athleteID: athleteID) { statements.append(record) }
+        let keys = Set(live.flatMap(\.externalKeys))
+        statements.append(DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: live.map(\.startMillis)))
+        if !keys.isEmpty { statements.append(DuplicateStore.activitiesStatement(withKeys: keys, athleteID: athleteID)) }
+        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 1 : 2).makeIterator()
         var summaries: [UUID: ActivitySummary] = [:]
-        for summary in try DuplicateStore.activities(athleteID: athleteID, startingNear: live.map(\.startMillis), on: connection) {
+        for summary in try DuplicateStore.decodeActivities(found.next()!) {
             summaries[summary.entryID] = summary
         }
-        for summary in try DuplicateStore.activities(withKeys: Set(live.flatMap(\.externalKeys)), athleteID: athleteID, on: connection) {
-            summaries[summary.entryID] = summary
+        if !keys.isEmpty {
+            for summary in try DuplicateStore.decodeActivitiesWithKeys(found.next()!) {
+                summaries[summary.entryID] = summary
+            }
         }
         for (entry, summary) in touched {
             summaries[entry.entryID] = summary  // this push's state is newer than the table's
             if summary == nil { summaries.removeValue(forKey: entry.entryID) }
         }
-        var membership = try DuplicateStore.membership(of: Array(summaries.keys) + touched.map(\.0.entryID), athleteID: athleteID, on: connection)
-        for (id, members) in try DuplicateStore.members(ofGroups: Set(membership.values), athleteID: athleteID, on: connection) {
-            for member in members where summaries[member] == nil {
-                membership[member] = id
+        let candidateIDs = Array(summaries.keys)
+        let groupsAndUnlinks = try connection.pipeline([
+            DuplicateStore.membershipStatement(of: candidateIDs + touched.map(\.0.entryID), athleteID: athleteID),
+            DuplicateStore.unlinkedPairsStatement(among: candidateIDs, athleteID: athleteID),
+        ])
+        var membership = try DuplicateStore.decodeMembership(groupsAndUnlinks[0])
+        var unlinked = try DuplicateStore.decodeUnlinkedPairs(groupsAndUnlinks[1])
+        if !membership.isEmpty {
+            // Existing groups bring their other members in, and with them more possible unlinks.
+            for (id, members) in try DuplicateStore.members(ofGroups: Set(membership.values), athleteID: athleteID, on: connection) {
+                for member in members where summaries[member] == nil {
+                    membership[member] = id
+                }
+            }
+            let touchedIDs = Set(touched.map(\.0.entryID))
+            let missing = membership.keys.filter { summaries[$0] == nil && !touchedIDs.contains($0) }
+            for summary in try DuplicateStore.activities(ids: Array(missing), athleteID: athleteID, on: connection) {
+                summaries[summary.entryID] = summary
+            }
+            if summaries.count != candidateIDs.count {
+                unlinked = try DuplicateStore.decodeUnlinkedPairs(
+                    connection.query(DuplicateStore.unlinkedPairsStatement(among: Array(summaries.keys), athleteID: athleteID)))
             }
         }
         let touchedIDs = Set(touched.map(\.0.entryID))
-        let missing = membership.keys.filter { summaries[$0] == nil && !touchedIDs.contains($0) }
-        for summary in try DuplicateStore.activities(ids: Array(missing), athleteID: athleteID, on: connection) {
-            summaries[summary.entryID] = summary
-        }
-        let unlinked = try DuplicateStore.unlinkedPairs(among: Array(summaries.keys), athleteID: athleteID, on: connection)
 
         // Union-find over the current groups and the new links.
         var parent: [UUID: UUID] = [:]
@@ -131,17 +155,18 @@ public enum DuplicateService {
             groups.append(DuplicateStore.GroupRow(id: groupID, members: sorted, primary: primary, reason: reason, seq: engine.allocateSeq()))
             for old in existing where old != groupID { dissolved.append((old, engine.allocateSeq())) }
         }
-        try DuplicateStore.saveGroups(groups, athleteID: athleteID, on: connection)
+        var writes = DuplicateStore.saveGroupsStatements(groups, athleteID: athleteID)
         for (old, seq) in dissolved {
-            try DuplicateStore.dissolve(old, seq: seq, athleteID: athleteID, on: connection)
+            writes += DuplicateStore.dissolveStatements(old, seq: seq, athleteID: athleteID)
         }
         // Groups left with fewer than two live members dissolve.
-        for group in Set(membership.values).subtracting(groupsSeen) {
+        for group in Set(membership.values).subtracting(groupsSeen).sorted(by: { $0.uuidString < $1.uuidString }) {
             let live = membership.filter { $0.value == group && summaries[$0.key] != nil }.map(\.key)
             if live.count < 2 {
-                try DuplicateStore.dissolve(group, seq: engine.allocateSeq(), athleteID: athleteID, on: connection)
+                writes += DuplicateStore.dissolveStatements(group, seq: engine.allocateSeq(), athleteID: athleteID)
             }
         }
+        return writes
     }
 
     /// An unordered pair of entry ids.

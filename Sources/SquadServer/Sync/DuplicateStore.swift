@@ -4,14 +4,15 @@ import SquadCore
 
 /// All SQL for duplicate groups, their members, external ids and unlinked pairs.
 public enum DuplicateStore {
-    static func recordSources(_ summaries: [ActivitySummary], athleteID: Int64, on connection: Connection) throws {
-        let pairs = summaries.flatMap { summary in summary.externalKeys.map { ($0, summary.entryID) } }
-        guard !pairs.isEmpty else { return }
-        try connection.execute("""
+    /// Records the external ids of these activities; `nil` when they have none.
+    static func recordSourcesStatement(_ summaries: [ActivitySummary], athleteID: Int64) -> SQL? {
+        let pairs = summaries.flatMap { summary in summary.externalKeys.sorted().map { ($0, summary.entryID) } }
+        guard !pairs.isEmpty else { return nil }
+        return """
             INSERT INTO entry_sources (athlete_id, external_key, entry_id)
             SELECT \(athleteID), k, e FROM unnest(\(pairs.map(\.0))::text[], \(pairs.map(\.1))) AS s(k, e)
             ON CONFLICT DO NOTHING
-            """)
+            """
     }
 
     /// The fields the duplicate rule needs, read in SQL so no document is parsed here.
@@ -28,9 +29,12 @@ public enum DuplicateStore {
     /// Live activities starting within 10 minutes of one of `starts` (the widest start gap
     /// the rule accepts), found through the (athlete_id, started_at) index. Run inside a
     /// push, whose transaction has sequential scans off (`EntryStore.lockHead`).
-    static func activities(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> [ActivitySummary] {
-        guard !starts.isEmpty else { return [] }
-        return try decode(connection.query(selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)), keys: [:])
+    static func activitiesStatement(athleteID: Int64, startingNear starts: [Int64]) -> SQL {
+        selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)
+    }
+
+    static func decodeActivities(_ rows: QueryResult) throws -> [ActivitySummary] {
+        try decode(rows, keys: [:])
     }
 
     /// The plan PostgreSQL picks for that search, with the same settings (for tests and for
@@ -71,13 +75,15 @@ public enum DuplicateStore {
     }
 
     /// Live activities sharing one of `keys`, with the keys they share, in one statement.
-    static func activities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
-        guard !keys.isEmpty else { return [] }
-        let rows = try connection.query("""
-            \(activityColumns), s.external_key
-            FROM entry_sources s JOIN entries e ON e.athlete_id = s.athlete_id AND e.entry_id = s.entry_id
-            WHERE s.athlete_id = \(athleteID) AND s.external_key = ANY(\(Array(keys))::text[]) AND e.athlete_id = \(athleteID) AND NOT e.deleted
-            """)
+    static func activitiesStatement(withKeys keys: Set<String>, athleteID: Int64) -> SQL {
+        """
+        \(activityColumns), s.external_key
+        FROM entry_sources s JOIN entries e ON e.athlete_id = s.athlete_id AND e.entry_id = s.entry_id
+        WHERE s.athlete_id = \(athleteID) AND s.external_key = ANY(\(keys.sorted())::text[]) AND e.athlete_id = \(athleteID) AND NOT e.deleted
+        """
+    }
+
+    static func decodeActivitiesWithKeys(_ rows: QueryResult) throws -> [ActivitySummary] {
         var keysByEntry: [UUID: Set<String>] = [:]
         for row in rows {
             keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(try row.decode(String.self, at: 10))
@@ -105,10 +111,13 @@ public enum DuplicateStore {
     }
 
     /// Entry id -> active group id, for these entries.
-    static func membership(of ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: UUID] {
-        guard !ids.isEmpty else { return [:] }
+    static func membershipStatement(of ids: [UUID], athleteID: Int64) -> SQL {
+        "SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))"
+    }
+
+    static func decodeMembership(_ rows: QueryResult) throws -> [UUID: UUID] {
         var result: [UUID: UUID] = [:]
-        for row in try connection.query("SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))") {
+        for row in rows {
             let (entry, group) = try row.decode((UUID, UUID).self)
             result[entry] = group
         }
@@ -125,12 +134,13 @@ public enum DuplicateStore {
         return result
     }
 
-    static func unlinkedPairs(among ids: [UUID], athleteID: Int64, on connection: Connection) throws -> Set<DuplicateService.Pair> {
-        guard !ids.isEmpty else { return [] }
+    static func unlinkedPairsStatement(among ids: [UUID], athleteID: Int64) -> SQL {
+        "SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID) AND entry_a = ANY(\(ids)) AND entry_b = ANY(\(ids))"
+    }
+
+    static func decodeUnlinkedPairs(_ rows: QueryResult) throws -> Set<DuplicateService.Pair> {
         var pairs: Set<DuplicateService.Pair> = []
-        for row in try connection.query("""
-            SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID) AND entry_a = ANY(\(ids)) AND entry_b = ANY(\(ids))
-            """) {
+        for row in rows {
             let (a, b) = try row.decode((UUID, UUID).self)
             pairs.insert(DuplicateService.Pair(a, b))
         }
@@ -146,30 +156,33 @@ public enum DuplicateStore {
     }
 
     /// Writes groups and their memberships in two statements, whatever their number.
-    static func saveGroups(_ groups: [GroupRow], athleteID: Int64, on connection: Connection) throws {
-        guard !groups.isEmpty else { return }
-        try connection.execute("""
+    static func saveGroupsStatements(_ groups: [GroupRow], athleteID: Int64) -> [SQL] {
+        guard !groups.isEmpty else { return [] }
+        let pairs = groups.flatMap { group in group.members.map { ($0, group.id) } }
+        return ["""
             INSERT INTO duplicate_groups (athlete_id, group_id, primary_entry_id, members, status, reason, seq)
             SELECT \(athleteID), g.id, g.primary_id, string_to_array(g.members, ',')::uuid[], 'active', g.reason, g.seq
             FROM unnest(\(groups.map(\.id)), \(groups.map(\.primary))::uuid[], \(groups.map { $0.members.map(\.postgresText).joined(separator: ",") })::text[],
                         \(groups.map(\.reason))::text[], \(groups.map(\.seq))) AS g(id, primary_id, members, reason, seq)
             ON CONFLICT (athlete_id, group_id) DO UPDATE SET primary_entry_id = excluded.primary_entry_id,
                 members = excluded.members, status = 'active', seq = excluded.seq, updated_at = now()
-            """)
-        let pairs = groups.flatMap { group in group.members.map { ($0, group.id) } }
-        try connection.execute("""
+            """, """
             INSERT INTO duplicate_members (athlete_id, entry_id, group_id)
             SELECT \(athleteID), m.entry, m.grp FROM unnest(\(pairs.map(\.0)), \(pairs.map(\.1))) AS m(entry, grp)
             ON CONFLICT (athlete_id, entry_id) DO UPDATE SET group_id = excluded.group_id
-            """)
+            """]
     }
 
     static func dissolve(_ group: UUID, seq: Int64, athleteID: Int64, on connection: Connection) throws {
-        try connection.execute("""
+        for statement in dissolveStatements(group, seq: seq, athleteID: athleteID) { try connection.execute(statement) }
+    }
+
+    static func dissolveStatements(_ group: UUID, seq: Int64, athleteID: Int64) -> [SQL] {
+        ["""
             UPDATE duplicate_groups SET status = 'dissolved', primary_entry_id = NULL, seq = \(seq), updated_at = now()
             WHERE athlete_id = \(athleteID) AND group_id = \(group)
-            """)
-        try connection.execute("DELETE FROM duplicate_members WHERE athlete_id = \(athleteID) AND group_id = \(group)")
+            """,
+         "DELETE FROM duplicate_members WHERE athlete_id = \(athleteID) AND group_id = \(group)"]
     }
 
     // MARK: - For the coach CLI

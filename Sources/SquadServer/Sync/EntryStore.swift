@@ -23,14 +23,22 @@ public enum EntryStore {
     /// nearly empty (a new server, right after a bulk import) the planner chose a
     /// sequential scan per duplicate window, minutes per push (found by coach bench push).
     public static func lockHead(athleteID: Int64, indexScansOnly: Bool = false, on connection: Connection) throws -> SyncHead {
-        let rows = try connection.query("""
-            WITH head AS (
-                INSERT INTO athlete_sync (athlete_id) VALUES (\(athleteID))
-                ON CONFLICT (athlete_id) DO UPDATE SET last_seq = athlete_sync.last_seq
-                RETURNING last_seq, server_hlc, horizon_seq)
-            SELECT last_seq, server_hlc, horizon_seq, CASE WHEN \(indexScansOnly) THEN set_config('enable_seqscan', 'off', true) END
-            FROM head
-            """)
+        try decodeHead(connection.query(lockHeadStatement(athleteID: athleteID, indexScansOnly: indexScansOnly)))
+    }
+
+    /// `lockHead` as a statement, to send ahead of the reads it must precede (`Connection.pipeline`).
+    public static func lockHeadStatement(athleteID: Int64, indexScansOnly: Bool) -> SQL {
+        """
+        WITH head AS (
+            INSERT INTO athlete_sync (athlete_id) VALUES (\(athleteID))
+            ON CONFLICT (athlete_id) DO UPDATE SET last_seq = athlete_sync.last_seq
+            RETURNING last_seq, server_hlc, horizon_seq)
+        SELECT last_seq, server_hlc, horizon_seq, CASE WHEN \(indexScansOnly) THEN set_config('enable_seqscan', 'off', true) END
+        FROM head
+        """
+    }
+
+    public static func decodeHead(_ rows: QueryResult) throws -> SyncHead {
         let (lastSeq, hlc, horizon) = try rows[0].decode((Int64, String?, Int64).self)
         return SyncHead(lastSeq: lastSeq, serverHLC: hlc.flatMap(HLC.init), horizonSeq: horizon)
     }
@@ -45,27 +53,35 @@ public enum EntryStore {
 
     /// Saves the counter and, in the same statement, marks `device` as just synced.
     public static func saveHead(athleteID: Int64, lastSeq: Int64, serverHLC: HLC, syncedDevice device: UUID? = nil, on connection: Connection) throws {
+        try connection.execute(saveHeadStatement(athleteID: athleteID, lastSeq: lastSeq, serverHLC: serverHLC, syncedDevice: device))
+    }
+
+    public static func saveHeadStatement(athleteID: Int64, lastSeq: Int64, serverHLC: HLC, syncedDevice device: UUID?) -> SQL {
         guard let device else {
-            try connection.execute("""
-                UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID)
-                """)
-            return
+            return "UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID)"
         }
-        try connection.execute("""
+        return """
             WITH head AS (
                 UPDATE athlete_sync SET last_seq = \(lastSeq), server_hlc = \(serverHLC.description) WHERE athlete_id = \(athleteID))
             UPDATE devices SET last_seen_at = now(), last_sync_at = now() WHERE id = \(device)
-            """)
+            """
     }
 
     /// The stored entries with these ids, with their merge state.
     public static func load(_ ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: EntryState] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try connection.query("""
-            SELECT entry_id, kind, version, seq, deleted, (extract(epoch FROM deleted_at) * 1000)::int8,
-                   doc::text, merge_state::text, created_hlc, updated_hlc
-            FROM entries WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))
-            """)
+        return try decodeEntries(connection.query(loadStatement(ids, athleteID: athleteID)))
+    }
+
+    public static func loadStatement(_ ids: [UUID], athleteID: Int64) -> SQL {
+        """
+        SELECT entry_id, kind, version, seq, deleted, (extract(epoch FROM deleted_at) * 1000)::int8,
+               doc::text, merge_state::text, created_hlc, updated_hlc
+        FROM entries WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))
+        """
+    }
+
+    public static func decodeEntries(_ rows: QueryResult) throws -> [UUID: EntryState] {
         var entries: [UUID: EntryState] = [:]
         for row in rows {
             let (id, kindText, version, seq, deleted, deletedAt, docText, stateText, createdText, updatedText) =
@@ -85,10 +101,17 @@ public enum EntryStore {
     /// Every conflict record of these entries.
     public static func conflicts(ofEntries ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [UUID: ConflictRecord] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try connection.query("""
-            SELECT conflict_id, entry_id, field, loser_op_id, loser_device, other::text, kept::text, status, seq
-            FROM sync_conflicts WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))
-            """)
+        return try decodeConflicts(connection.query(conflictsStatement(ofEntries: ids, athleteID: athleteID)))
+    }
+
+    public static func conflictsStatement(ofEntries ids: [UUID], athleteID: Int64) -> SQL {
+        """
+        SELECT conflict_id, entry_id, field, loser_op_id, loser_device, other::text, kept::text, status, seq
+        FROM sync_conflicts WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))
+        """
+    }
+
+    public static func decodeConflicts(_ rows: QueryResult) throws -> [UUID: ConflictRecord] {
         var records: [UUID: ConflictRecord] = [:]
         for row in rows {
             let (id, entryID, field, loserOp, loserDevice, otherText, keptText, statusText, seq) =
@@ -104,7 +127,12 @@ public enum EntryStore {
 
     /// Inserts or replaces entries, all in one statement.
     public static func save(_ entries: [EntryState], athleteID: Int64, on connection: Connection) throws {
-        guard !entries.isEmpty else { return }
+        if let statement = saveStatement(entries, athleteID: athleteID) { try connection.execute(statement) }
+    }
+
+    /// `save` as a statement, `nil` when there is nothing to write.
+    public static func saveStatement(_ entries: [EntryState], athleteID: Int64) -> SQL? {
+        guard !entries.isEmpty else { return nil }
         let startedAt: [Date?] = entries.map { $0.doc.value(at: "time.start")?.stringValue.flatMap(ISOInstant.parse) }
         let localDates: [String?] = entries.map { entry in
             (entry.doc.value(at: "time.local_date") ?? entry.doc.value(at: "body.local_date"))?.stringValue
@@ -112,7 +140,7 @@ public enum EntryStore {
         // Documents travel as one JSON array each, zipped with the other columns by ROWS FROM:
         // a text[] of JSON would escape every quote here and unescape it in array_in (a
         // tenth of a push's CPU, measured).
-        try connection.execute("""
+        return """
             INSERT INTO entries (athlete_id, entry_id, kind, version, seq, deleted, deleted_at, doc, merge_state,
                                  created_hlc, updated_hlc, started_at, local_date)
             SELECT \(athleteID), e.id, e.kind, e.version, e.seq, e.deleted, to_timestamp(e.deleted_ms / 1000.0),
@@ -129,7 +157,7 @@ public enum EntryStore {
                 version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, deleted_at = excluded.deleted_at,
                 doc = excluded.doc, merge_state = excluded.merge_state, updated_hlc = excluded.updated_hlc,
                 started_at = excluded.started_at, local_date = excluded.local_date, updated_at = now()
-            """)
+            """
     }
 
     /// `[v1,v2,...]` in canonical form: one `jsonb` parameter for a column of documents.
@@ -147,8 +175,12 @@ public enum EntryStore {
 
     /// Inserts or updates conflict records, all in one statement.
     public static func save(_ conflicts: [ConflictRecord], athleteID: Int64, on connection: Connection) throws {
-        guard !conflicts.isEmpty else { return }
-        try connection.execute("""
+        if let statement = saveStatement(conflicts, athleteID: athleteID) { try connection.execute(statement) }
+    }
+
+    public static func saveStatement(_ conflicts: [ConflictRecord], athleteID: Int64) -> SQL? {
+        guard !conflicts.isEmpty else { return nil }
+        return """
             INSERT INTO sync_conflicts (athlete_id, conflict_id, entry_id, field, loser_op_id, loser_device, other, kept, status, seq)
             SELECT \(athleteID), c.id, c.entry_id, c.field, c.loser_op, c.loser_device, c.other::jsonb, c.kept::jsonb, c.status, c.seq
             FROM unnest(\(conflicts.map(\.conflictID)), \(conflicts.map(\.entryID)), \(conflicts.map(\.field))::text[],
@@ -157,6 +189,6 @@ public enum EntryStore {
                  AS c(id, entry_id, field, loser_op, loser_device, other, kept, status, seq)
             ON CONFLICT (athlete_id, conflict_id) DO UPDATE SET
                 kept = excluded.kept, status = excluded.status, seq = excluded.seq, updated_at = now()
-            """)
+            """
     }
 }

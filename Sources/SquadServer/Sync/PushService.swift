@@ -14,13 +14,20 @@ public enum PushService {
         _ push: PushRequest, device: AuthenticatedDevice, nowMillis: Int64, isolatingOps: Bool = false, on connection: Connection
     ) throws -> JSONValue {
         let athleteID = device.athleteID
-        let head = try EntryStore.lockHead(athleteID: athleteID, indexScansOnly: true, on: connection)
-        let done = try OpLogStore.results(of: push.ops.map(\.opID), athleteID: athleteID, on: connection)
         let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
+        // One round trip: the lock first (the reads after it see every push it waited for),
+        // then what the ops were already answered with and the entries they touch.
+        let reads = try connection.pipeline([
+            EntryStore.lockHeadStatement(athleteID: athleteID, indexScansOnly: true),
+            OpLogStore.resultsStatement(of: push.ops.map(\.opID), athleteID: athleteID),
+            EntryStore.loadStatement(entryIDs, athleteID: athleteID),
+            EntryStore.conflictsStatement(ofEntries: entryIDs, athleteID: athleteID),
+        ])
+        let head = try EntryStore.decodeHead(reads[0])
+        let done = try OpLogStore.decodeResults(reads[1])
         var engine = MergeEngine(
             device: device.id.lowercasedText, nowMillis: nowMillis, lastSeq: head.lastSeq, serverHLC: head.serverHLC,
-            entries: try EntryStore.load(entryIDs, athleteID: athleteID, on: connection),
-            conflicts: try EntryStore.conflicts(ofEntries: entryIDs, athleteID: athleteID, on: connection))
+            entries: try EntryStore.decodeEntries(reads[2]), conflicts: try EntryStore.decodeConflicts(reads[3]))
 
         var answers: [JSONValue] = []
         var fresh: [OpResult] = []
@@ -60,17 +67,13 @@ public enum PushService {
             seenInBatch[result.opID] = result.json
             answers.append(result.json)
         }
-        if isolatingOps {
-            let written = engine
-            try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
-            try write(engine, since: written, athleteID: athleteID, on: connection)
-            try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
-        } else {
-            try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
-            try write(engine, since: nil, athleteID: athleteID, on: connection)
-            try OpLogStore.record(fresh, deviceID: device.id, athleteID: athleteID, on: connection)
-        }
-        try EntryStore.saveHead(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, syncedDevice: device.id, on: connection)
+        // Every write in one round trip: groups, entries, conflicts, the op log, the counter.
+        let written: MergeEngine? = isolatingOps ? engine : nil
+        var writes = try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
+        writes += writeStatements(engine, since: written, athleteID: athleteID)
+        if let record = OpLogStore.recordStatement(fresh, deviceID: device.id, athleteID: athleteID) { writes.append(record) }
+        writes.append(EntryStore.saveHeadStatement(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, syncedDevice: device.id))
+        _ = try connection.pipeline(writes)
         return .object([
             "server_hlc": .string(engine.serverHLC.description),
             "write_checkpoint": .int(engine.lastSeq),
@@ -80,6 +83,10 @@ public enum PushService {
 
     /// Writes what the engine changed (since the `before` snapshot, when given).
     static func write(_ engine: MergeEngine, since before: MergeEngine?, athleteID: Int64, on connection: Connection) throws {
+        for statement in writeStatements(engine, since: before, athleteID: athleteID) { try connection.execute(statement) }
+    }
+
+    static func writeStatements(_ engine: MergeEngine, since before: MergeEngine?, athleteID: Int64) -> [SQL] {
         let entries = engine.changedEntries.compactMap { id -> EntryState? in
             guard let entry = engine.entries[id], before?.entries[id] != entry else { return nil }
             return entry
@@ -88,8 +95,7 @@ public enum PushService {
             guard let conflict = engine.conflicts[id], before?.conflicts[id] != conflict else { return nil }
             return conflict
         }
-        try EntryStore.save(entries, athleteID: athleteID, on: connection)
-        try EntryStore.save(conflicts, athleteID: athleteID, on: connection)
+        return [EntryStore.saveStatement(entries, athleteID: athleteID), EntryStore.saveStatement(conflicts, athleteID: athleteID)].compactMap { $0 }
     }
 }
 

@@ -1,0 +1,78 @@
+internal import CLibPQ
+import Foundation
+
+extension Connection {
+    /// Runs several statements in one round trip (libpq's pipeline mode) and returns their
+    /// results in order.
+    ///
+    /// The statements run one after another as if sent one by one, but the server gets
+    /// them all before answering: a push sends its reads, and then its writes, this way
+    /// instead of waiting for each (on this machine a round trip costs more CPU than most
+    /// of its statements). Use it for statements that do not depend on each other's
+    /// results. When one fails, the ones after it are skipped and its error is thrown;
+    /// inside a transaction that fails the transaction, as a single statement would.
+    /// Outside one, PostgreSQL runs the whole pipeline as one implicit transaction.
+    public func pipeline(_ statements: [SQL]) throws -> [QueryResult] {
+        guard statements.count > 1 else { return try statements.map { try query($0) } }
+        let texts = try statements.map { try renderChecked($0) }
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError(sql: texts.first) }
+        defer { PQexitPipelineMode(handle) }
+        // Sent without blocking, reading whatever the server answers meanwhile, so a large
+        // statement cannot deadlock against the results of an earlier one.
+        guard PQsetnonblocking(handle, 1) == 0 else { throw connectionError(sql: texts.first) }
+        do {
+            for (sql, text) in zip(statements, texts) {
+                let sent = withParameters(of: sql) { count, types, values in
+                    PQsendQueryParams(handle, text, count, types, values, nil, nil, 0)
+                }
+                guard sent == 1 else { throw connectionError(sql: text) }
+                try flushPipeline(sql: text)
+            }
+            guard PQpipelineSync(handle) == 1 else { throw connectionError(sql: nil) }
+            try flushPipeline(sql: nil)
+        } catch {
+            PQsetnonblocking(handle, 0)
+            throw error
+        }
+        PQsetnonblocking(handle, 0)
+
+        var results: [QueryResult] = []
+        results.reserveCapacity(statements.count)
+        var failure: PostgresError?
+        for text in texts {
+            guard let result = PQgetResult(handle) else { throw connectionError(sql: text) }
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                results.append(Self.collect(result))
+            case PGRES_PIPELINE_ABORTED:
+                break
+            default:
+                if failure == nil { failure = serverError(result, sql: text) }
+            }
+            PQclear(result)
+            // Each statement's results end with a null result.
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        // The sync point closes the pipeline.
+        guard let sync = PQgetResult(handle) else { throw failure ?? connectionError(sql: nil) }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        if let failure { throw failure }
+        guard synced else { throw PostgresError(.connection, "the pipeline did not end at its sync point") }
+        return results
+    }
+
+    /// Writes out what libpq holds, reading the server's answers whenever it must wait.
+    private func flushPipeline(sql: String?) throws {
+        while true {
+            let state = PQflush(handle)
+            if state == 0 { return }
+            guard state > 0 else { throw connectionError(sql: sql) }
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN | POLLOUT), revents: 0)
+            guard poll(&descriptor, 1, -1) >= 0 || errno == EINTR else { throw connectionError(sql: sql) }
+            if descriptor.revents & Int16(POLLIN) != 0 {
+                guard PQconsumeInput(handle) == 1 else { throw connectionError(sql: sql) }
+            }
+        }
+    }
+}
