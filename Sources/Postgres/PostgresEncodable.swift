@@ -13,8 +13,17 @@ public struct PostgresValue: Sendable {
     public init(type: PostgresType, text: String?) {
         self.type = type
         self.text = text
-        if let text, text.utf8.contains(0) {
+        if let text, Self.containsNUL(text) {
             self.encodingError = Self.nulMessage
+        }
+    }
+
+    /// A `memchr` over the UTF-8: parameters carry whole documents.
+    static func containsNUL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
         }
     }
 

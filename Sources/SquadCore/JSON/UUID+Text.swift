@@ -24,6 +24,14 @@ extension UUID {
         }
     }
 
+    /// Whether this id sorts before `other` in `uuidString` order, which is the order of
+    /// their bytes (fixed-width hex): compared without formatting either.
+    public func precedes(_ other: UUID) -> Bool {
+        withUnsafeBytes(of: uuid) { left in
+            withUnsafeBytes(of: other.uuid) { right in left.lexicographicallyPrecedes(right) }
+        }
+    }
+
     /// Parses `8-4-4-4-12` hex in either case: what `UUID(uuidString:)` accepts.
     public init?(text: String) {
         var text = text

@@ -246,7 +246,7 @@ public struct MergeEngine: Sendable {
             changedConflicts.insert(conflict.conflictID)
         }
         var produced: [(UUID, String)] = []
-        for (id, opinion) in wanted.sorted(by: { $0.key.uuidString < $1.key.uuidString }) {
+        for (id, opinion) in wanted.sorted(by: { $0.key.precedes($1.key) }) {
             if let current = conflicts[id], current.status == .open || current.status == .resolved {
                 if current.kept != standing {
                     let seq = nextSeq()

@@ -16,7 +16,7 @@ public enum DuplicateService {
     /// Reads go out in two pipelines (`Connection.pipeline`): the external ids are recorded
     /// and the candidates found in one round trip, their groups and unlinked pairs in the next.
     public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws -> [SQL] {
-        let touched = engine.changedEntries.sorted { $0.uuidString < $1.uuidString }.compactMap { id -> (EntryState, ActivitySummary?)? in
+        let touched = engine.changedEntries.sorted { $0.precedes($1) }.compactMap { id -> (EntryState, ActivitySummary?)? in
             guard let entry = engine.entries[id], entry.kind == .run || entry.kind == .cross else { return nil }
             return (entry, entry.deleted ? nil : ActivitySummary(entryID: id, kind: entry.kind, doc: entry.doc))
         }
@@ -79,7 +79,7 @@ public enum DuplicateService {
         func union(_ a: UUID, _ b: UUID) {
             let (ra, rb) = (find(a), find(b))
             guard ra != rb else { return }
-            let (low, high) = ra.uuidString < rb.uuidString ? (ra, rb) : (rb, ra)
+            let (low, high) = ra.precedes(rb) ? (ra, rb) : (rb, ra)
             parent[high] = low
         }
         let byGroup = Dictionary(grouping: membership.filter { summaries[$0.key] != nil }, by: \.value)
@@ -143,8 +143,8 @@ public enum DuplicateService {
         for members in components.values {
             let existing = Set(members.compactMap { membership[$0] })
             guard members.count >= 2 else { continue }
-            let sorted = members.sorted { $0.uuidString < $1.uuidString }
-            let groupID = existing.min { $0.uuidString < $1.uuidString } ?? StableID.make("group|\(sorted[0].lowercasedText)")
+            let sorted = members.sorted { $0.precedes($1) }
+            let groupID = existing.min { $0.precedes($1) } ?? StableID.make("group|\(sorted[0].lowercasedText)")
             groupsSeen.formUnion(existing)
             let primary = DuplicateMatcher.primary(of: members.compactMap { summaries[$0] })
             let reason = members.contains { reasons[$0] == "external_id" } ? "external_id" : "overlap"
@@ -160,7 +160,7 @@ public enum DuplicateService {
             writes += DuplicateStore.dissolveStatements(old, seq: seq, athleteID: athleteID)
         }
         // Groups left with fewer than two live members dissolve.
-        for group in Set(membership.values).subtracting(groupsSeen).sorted(by: { $0.uuidString < $1.uuidString }) {
+        for group in Set(membership.values).subtracting(groupsSeen).sorted(by: { $0.precedes($1) }) {
             let live = membership.filter { $0.value == group && summaries[$0.key] != nil }.map(\.key)
             if live.count < 2 {
                 writes += DuplicateStore.dissolveStatements(group, seq: engine.allocateSeq(), athleteID: athleteID)
