@@ -39,7 +39,9 @@ public struct ActivitySummary: Sendable, Equatable {
         for item in doc.value(at: "source.external_ids")?.arrayValue ?? [] {
             if let key = Self.externalKey(item) { keys.insert(key) }
         }
-        let fields = MergeEngine.leaves(of: doc["body"] ?? .null, prefix: "body").count
+        // The members of body, as DuplicateStore counts stored entries in SQL
+        // (jsonb_object_keys): a group's primary must not depend on which member is new.
+        let fields = doc["body"]?.objectValue?.count ?? 0
         let splits = doc.value(at: "body.splits")?.arrayValue?.count ?? 0
         self.init(
             entryID: entryID, sportFamily: sport, startMillis: start, endMillis: end,

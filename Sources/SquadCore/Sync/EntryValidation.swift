@@ -29,7 +29,7 @@ public enum EntryValidation {
         if let given = members["extra"], given.objectValue == nil {
             return .failure(ValidationProblem(field: "extra", message: "must be an object"))
         }
-        for key in members.keys where !envelopeKeys.contains(key) {
+        for key in members.keys where !isEnvelopeKey(key) {
             extra[key] = members.removeValue(forKey: key)
         }
         members["extra"] = .object(extra)
@@ -39,7 +39,12 @@ public enum EntryValidation {
         return .success(normalized)
     }
 
-    static let envelopeKeys: Set<String> = ["entry_id", "kind", "schema_version", "time", "source", "body", "extra"]
+    static func isEnvelopeKey(_ key: String) -> Bool {
+        switch key {
+        case "entry_id", "kind", "schema_version", "time", "source", "body", "extra": true
+        default: false
+        }
+    }
 
     /// The first problem of a whole envelope, or `nil`.
     public static func problems(in entry: JSONValue, kind: EntryKind) -> ValidationProblem? {
@@ -133,7 +138,8 @@ public enum EntryValidation {
         /// reported with their index but read relative to the item).
         func value(_ path: String, in item: JSONValue?) -> JSONValue? {
             guard let item else { return root.value(at: path) }
-            return item[String(path.split(separator: ".").last ?? "")]
+            guard let dot = path.utf8.lastIndex(of: UInt8(ascii: ".")) else { return item[path] }
+            return item[String(path[path.utf8.index(after: dot)...])]
         }
 
         mutating func checkTime() {

@@ -56,6 +56,43 @@ struct DuplicateTests {
         await fixture.close()
     }
 
+    @Test("the group's primary does not depend on which recording was stored first")
+    func primaryIndependentOfOrder() async throws {
+        // Two watches, both active: the one with more data wins. Heart rate is one member of
+        // body with three fields, so counting leaves for the new recording and members for
+        // the stored one (as the primary rule once did) picked whichever came second.
+        let (detailed, plain) = (UUID(), UUID())
+        func recording(_ extra: [String: JSONValue], start: String) -> JSONValue {
+            var body: [String: JSONValue] = ["sport": .string("run"), "session_type": .string("easy"), "distance_m": .int(10_000)]
+            for (key, value) in extra { body[key] = value }
+            return .object([
+                "time": .object(["start": .string(start), "end": .string("2026-06-01T06:50:00.000Z"), "tz": .string("Europe/Lisbon")]),
+                "source": .object(["device_type": .string("watch"), "recording_method": .string("active")]),
+                "body": .object(body),
+            ])
+        }
+        let first = recording(["hr": .object(["avg_bpm": .int(150), "max_bpm": .int(170), "min_bpm": .int(90)])], start: "2026-06-01T06:00:00.000Z")
+        let second = recording(["rpe": .int(4), "notes": .string("easy")], start: "2026-06-01T06:00:30.000Z")
+        var primaries: [JSONValue?] = []
+        for order in [[(detailed, first), (plain, second)], [(plain, second), (detailed, first)]] {
+            let fixture = try await SyncFixture.make()
+            let primary = try await fixture.application().test(.router) { client in
+                for (offset, (id, body)) in order.enumerated() {
+                    let pushed = try await client.push([SyncFixture.createOp(id, at: Int64(offset), body: body)], token: fixture.tokens[offset == 0 ? "ana-watch" : "ana-phone"]!)
+                    #expect(pushed.json?["results"]?.arrayValue?.first?["status"] == .string("applied"))
+                }
+                let (changes, _) = try await client.pullAll(token: fixture.tokens["ana-phone"]!)
+                return changes.last { $0["type"] == .string("link") }?["primary_entry_id"]
+            }
+            primaries.append(primary)
+            await fixture.close()
+        }
+        #expect(primaries.count == 2)
+        #expect(primaries[0] != nil)
+        #expect(primaries[0] == primaries[1])
+        #expect(primaries[0] == .string(plain.lowercasedText), "five members of body against four")
+    }
+
     @Test("an exact external id links at once; a near miss becomes a possible_duplicate for a person")
     func externalIDsAndPossibles() async throws {
         let fixture = try await SyncFixture.make()
