@@ -22,8 +22,8 @@ extension Connection {
         guard PQsetnonblocking(handle, 1) == 0 else { throw connectionError(sql: texts.first) }
         do {
             for (sql, text) in zip(statements, texts) {
-                let sent = withParameters(of: sql) { count, types, values in
-                    PQsendQueryParams(handle, text, count, types, values, nil, nil, 0)
+                let sent = withParameters(of: sql) { count, types, values, lengths, formats in
+                    PQsendQueryParams(handle, text, count, types, values, lengths, formats, 0)
                 }
                 guard sent == 1 else { throw connectionError(sql: text) }
                 try flushPipeline(sql: text)

@@ -144,8 +144,8 @@ public final class Connection: @unchecked Sendable {
     /// Sends one statement; the caller clears the returned result.
     func run(_ sql: SQL) throws -> OpaquePointer {
         let text = try renderChecked(sql)
-        let result = withParameters(of: sql) { count, types, values in
-            PQexecParams(handle, text, count, types, values, nil, nil, 0)
+        let result = withParameters(of: sql) { count, types, values, lengths, formats in
+            PQexecParams(handle, text, count, types, values, lengths, formats, 0)
         }
         guard let result else { throw connectionError(sql: text) }
         switch PQresultStatus(result) {
@@ -169,29 +169,48 @@ public final class Connection: @unchecked Sendable {
         return text
     }
 
-    /// Calls `body` with the parameters laid out as libpq wants them, valid for the call.
-    func withParameters<Value>(of sql: SQL, _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Value) -> Value {
+    /// Calls `body` with the parameters laid out as libpq wants them (count, types, values,
+    /// lengths, formats), valid for the call.
+    func withParameters<Value>(
+        of sql: SQL,
+        _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Value
+    ) -> Value {
         let parameters = sql.parameters
-        guard !parameters.isEmpty else { return body(0, nil, nil) }
+        guard !parameters.isEmpty else { return body(0, nil, nil, nil, nil) }
         let types: [Oid] = parameters.map { Oid($0.type.rawValue) }
-        // All values go into one buffer of NUL-terminated strings that lives for the call.
+        // All values go into one buffer (text NUL-terminated, binary with its length) that
+        // lives for the call.
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(parameters.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) + 1 })
+        buffer.reserveCapacity(parameters.reduce(0) { $0 + ($1.binary?.count ?? $1.text?.utf8.count ?? 0) + 1 })
         var offsets: [Int?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
         offsets.reserveCapacity(parameters.count)
+        lengths.reserveCapacity(parameters.count)
+        formats.reserveCapacity(parameters.count)
         for parameter in parameters {
+            if let binary = parameter.binary {
+                offsets.append(buffer.count)
+                lengths.append(Int32(binary.count))
+                formats.append(1)
+                buffer.append(contentsOf: binary)
+                continue
+            }
+            lengths.append(0)
+            formats.append(0)
             guard let value = parameter.text else { offsets.append(nil); continue }
             offsets.append(buffer.count)
             buffer.append(contentsOf: value.utf8)
             buffer.append(0)
         }
+        let anyBinary = formats.contains(1)
         return buffer.withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { bytes in
                 let pointers: [UnsafePointer<CChar>?] = offsets.map { offset -> UnsafePointer<CChar>? in
                     guard let offset, let base = bytes.baseAddress else { return nil }
                     return base + offset
                 }
-                return body(Int32(parameters.count), types, pointers)
+                return anyBinary ? body(Int32(parameters.count), types, pointers, lengths, formats) : body(Int32(parameters.count), types, pointers, nil, nil)
             }
         }
     }

@@ -1,13 +1,16 @@
 import Foundation
 
-/// One bound parameter in PostgreSQL's text format, with its type.
+/// One bound parameter in PostgreSQL's text format (or, for arrays of fixed-size and
+/// text elements, its binary format), with its type.
 ///
-/// `text == nil` is SQL NULL. A value that cannot be sent (a NUL byte inside
-/// text, which PostgreSQL cannot store) carries `encodingError`, thrown when
+/// `text == nil && binary == nil` is SQL NULL. A value that cannot be sent (a NUL byte
+/// inside text, which PostgreSQL cannot store) carries `encodingError`, thrown when
 /// the statement runs, so building an `SQL` never throws.
 public struct PostgresValue: Sendable {
     public var type: PostgresType
     public var text: String?
+    /// The binary form, sent instead of `text` when present (statement parameters only).
+    public var binary: [UInt8]?
     public var encodingError: String?
 
     public init(type: PostgresType, text: String?) {
@@ -34,6 +37,13 @@ public struct PostgresValue: Sendable {
         self.encodingError = encodingError
     }
 
+    /// A value in binary form.
+    init(type: PostgresType, binary: [UInt8], encodingError: String?) {
+        self.type = type
+        self.binary = binary
+        self.encodingError = encodingError
+    }
+
     static let nulMessage = "contains a NUL byte (U+0000), which PostgreSQL cannot store in text"
 
     public static func null(_ type: PostgresType) -> PostgresValue { PostgresValue(type: type, text: nil) }
@@ -51,10 +61,14 @@ public protocol PostgresEncodable: Sendable {
     /// unsendable, if anything. The default quotes `postgresValue`'s text; types whose
     /// text never needs quoting (numbers, uuids, booleans) write it straight.
     func appendArrayElement(to out: inout [UInt8]) -> String?
+    /// The value as a statement parameter: `postgresValue`, except for arrays whose
+    /// elements have a binary form (`PostgresBinaryElement`), which go in binary.
+    var postgresParameter: PostgresValue { get }
 }
 
 extension PostgresEncodable {
     public var postgresValue: PostgresValue { PostgresValue(type: Self.postgresType, text: postgresText) }
+    public var postgresParameter: PostgresValue { postgresValue }
 
     public func appendArrayElement(to out: inout [UInt8]) -> String? {
         let value = postgresValue
@@ -85,6 +99,13 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
     public var postgresValue: PostgresValue {
         switch self {
         case .some(let value): return value.postgresValue
+        case .none: return .null(Wrapped.postgresType)
+        }
+    }
+
+    public var postgresParameter: PostgresValue {
+        switch self {
+        case .some(let value): return value.postgresParameter
         case .none: return .null(Wrapped.postgresType)
         }
     }
@@ -223,6 +244,44 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
 
     /// A one-dimensional array literal: every element quoted, NULL unquoted.
     public var postgresText: String { literal().text }
+
+    /// Arrays of uuids, integers, booleans, timestamps and text go in binary: no literal
+    /// to write here and no `array_in` to parse it on the server (a tenth of PostgreSQL's
+    /// time in a push, with one uuid, int8 or text array per column).
+    public var postgresParameter: PostgresValue {
+        guard let element = Element.self as? any PostgresBinaryElement.Type else { return postgresValue }
+        return Self.binaryArray(self, of: element)
+    }
+
+    private static func binaryArray<Binary: PostgresBinaryElement>(_ array: [Element], of type: Binary.Type) -> PostgresValue {
+        // Element is Binary (the cast above found it so): view the array as what it is.
+        let items = unsafeBitCast(array, to: [Binary].self)
+        var out: [UInt8] = []
+        out.reserveCapacity(20 + items.count * 24)
+        func int32(_ value: Int32) {
+            Swift.withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
+        }
+        int32(items.isEmpty ? 0 : 1)  // dimensions
+        int32(0)  // has-null flag: optional in the send format, PostgreSQL sets it itself
+        int32(Int32(bitPattern: Binary.binaryOID))
+        if !items.isEmpty {
+            int32(Int32(items.count))
+            int32(1)  // lower bound
+        }
+        var problem: String?
+        for item in items {
+            // A length placeholder, filled in once the element is written (-1 is NULL).
+            let start = out.count
+            out.append(contentsOf: [0, 0, 0, 0])
+            let (written, error) = item.appendBinary(to: &out)
+            if problem == nil, let error { problem = error }
+            let length = written ? Int32(out.count - start - 4) : -1
+            Swift.withUnsafeBytes(of: length.bigEndian) { bytes in
+                for index in 0..<4 { out[start + index] = bytes[index] }
+            }
+        }
+        return PostgresValue(type: postgresType, binary: out, encodingError: problem.map { "an array element \($0)" })
+    }
 
     private func literal() -> (text: String, problem: String?) {
         // Built as UTF-8 bytes: arrays are the bulk of a push's parameters.

@@ -88,13 +88,13 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
         /// Binds a value as the next parameter.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value) {
             parts.append(.parameter(parameters.count))
-            parameters.append(value.postgresValue)
+            parameters.append(value.postgresParameter)
         }
 
         /// Binds an optional value; `nil` is NULL of the wrapped type.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
             parts.append(.parameter(parameters.count))
-            parameters.append(value.postgresValue)
+            parameters.append(value.postgresParameter)
         }
 
         /// Binds an already encoded value.

@@ -70,6 +70,35 @@ struct ValueCodingTests {
         #expect(throws: PostgresError.self) { try row.decode([Int].self, at: 2) }
     }
 
+    @Test("arrays bound in binary read back as their text literals would")
+    func binaryArrays() throws {
+        let connection = try TestDatabase.make(migrated: false).connect()
+        let ids = [UUID(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))]
+        let times: [Date?] = [Date(timeIntervalSince1970: 1_780_000_000.123456), nil, Date(timeIntervalSince1970: -1_000.5),
+                              Date(timeIntervalSince1970: 946_684_800)]
+        let texts = ["a,b", "c\"d", "e\\f", "NULL", "", "héllo ✓", "{x}"]
+        let flags = [true, false]
+        let counts: [Int?] = [Int.min, -1, 0, nil, Int.max]
+        let doubles = [-0.25, Double.infinity, 1e300]
+        #expect(ids.postgresParameter.binary != nil, "uuids go in binary")
+        #expect(times.postgresParameter.binary != nil && texts.postgresParameter.binary != nil)
+        let row = try connection.query("""
+            SELECT \(ids)::text, \(times)::timestamptz[] = \(value: times.postgresValue)::timestamptz[], \(texts), \(flags), \(counts),
+                   \(doubles), cardinality(\([UUID]())), \([String]()) = '{}'::text[], \(times)::text
+            """)[0]
+        #expect(try row.decode(String.self, at: 0) == "{" + ids.map(\.postgresText).joined(separator: ",") + "}")
+        #expect(try row.decode(Bool.self, at: 1), "binary and text timestamps agree")
+        #expect(try row.decode([String].self, at: 2) == texts)
+        #expect(try row.decode([Bool].self, at: 3) == flags)
+        #expect(try row.decode([Int?].self, at: 4) == counts)
+        #expect(try row.decode([Double].self, at: 5) == doubles)
+        #expect(try row.decode(Int.self, at: 6) == 0)
+        #expect(try row.decode(Bool.self, at: 7))
+        #expect(try row.decode(String.self, at: 8).contains("NULL"))
+        let nul = #expect(throws: PostgresError.self) { try connection.query("SELECT \(["fine", "nul\u{0}"])") }
+        #expect(nul?.kind == .encoding)
+    }
+
     @Test("SQL injection attempts are stored as plain values", arguments: [
         "'; DROP TABLE victims; --",
         "x' OR '1'='1",
