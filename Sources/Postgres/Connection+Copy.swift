@@ -84,6 +84,7 @@ extension Connection {
     public func copy(into table: String, columns: [String], _ body: (inout CopyWriter) throws -> Void) throws -> Int {
         let columnList = columns.map(escapeIdentifier).joined(separator: ", ")
         let statement = "COPY \(escapeIdentifier(table)) (\(columnList)) FROM STDIN"
+        try sendDeferred()
         let started = try run(SQL(unsafeText: statement))
         PQclear(started)
         var writer = CopyWriter(connection: self)

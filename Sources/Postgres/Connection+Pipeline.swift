@@ -13,7 +13,15 @@ extension Connection {
     /// inside a transaction that fails the transaction, as a single statement would.
     /// Outside one, PostgreSQL runs the whole pipeline as one implicit transaction.
     public func pipeline(_ statements: [SQL]) throws -> [QueryResult] {
+        // Held-back statements (a transaction's BEGIN) go first; their results are dropped.
+        let held = deferred
+        deferred = []
+        let statements = held + statements
         guard statements.count > 1 else { return try statements.map { try query($0) } }
+        return Array(try send(statements).dropFirst(held.count))
+    }
+
+    private func send(_ statements: [SQL]) throws -> [QueryResult] {
         let texts = try statements.map { try renderChecked($0) }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError(sql: texts.first) }
         defer { PQexitPipelineMode(handle) }

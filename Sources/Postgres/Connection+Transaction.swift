@@ -7,7 +7,8 @@ extension Connection {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    /// `prelude` statements (settings, say) are sent with BEGIN in one round trip.
+    /// BEGIN and the `prelude` statements (settings, say) are held back and sent with the
+    /// body's first statement, in one round trip.
     ///
     /// The closure is synchronous on purpose: nothing may suspend while a
     /// transaction holds locks.
@@ -18,9 +19,11 @@ extension Connection {
         let begin = SQL(unsafeText: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
         let value: Result
         do {
-            if prelude.isEmpty { try execute(begin) } else { _ = try pipeline([begin] + prelude) }
+            if prelude.isEmpty { try execute(begin) } else { deferred = [begin] + prelude }
             value = try body(self)
+            try sendDeferred()
         } catch {
+            deferred = []
             if isInTransaction { _ = try? execute("ROLLBACK") }
             throw error
         }

@@ -14,6 +14,8 @@ import Glibc
 public final class Connection: @unchecked Sendable {
     let handle: OpaquePointer  // internal: the extensions of this module use it, never callers
     var savepointDepth = 0
+    /// Statements held back to go out with the next one (a transaction's BEGIN and settings).
+    var deferred: [SQL] = []
 
     /// Connects by URL (`postgres://user@host:5432/db`, `postgres:///db?host=/socket/dir`)
     /// or key-value conninfo (`host=/tmp dbname=squad`), parsed by libpq itself.
@@ -105,6 +107,7 @@ public final class Connection: @unchecked Sendable {
     /// Runs one statement and returns its rows.
     @discardableResult
     public func query(_ sql: SQL) throws -> QueryResult {
+        if !deferred.isEmpty { return try pipeline([sql])[0] }
         let result = try run(sql)
         defer { PQclear(result) }
         return Self.collect(result)
@@ -113,14 +116,22 @@ public final class Connection: @unchecked Sendable {
     /// Runs one statement and returns the number of rows it affected.
     @discardableResult
     public func execute(_ sql: SQL) throws -> Int {
+        if !deferred.isEmpty { return try pipeline([sql])[0].affectedRows }
         let result = try run(sql)
         defer { PQclear(result) }
         return Self.affectedRows(result)
     }
 
+    /// Sends the held-back statements, if any, on their own.
+    func sendDeferred() throws {
+        guard !deferred.isEmpty else { return }
+        _ = try pipeline([])
+    }
+
     /// Runs a trusted script of several statements with the simple query protocol
     /// (no parameters). Only migrations and setup use this.
     public func executeScript(_ script: String) throws {
+        try sendDeferred()
         guard let result = PQexec(handle, script) else { throw connectionError(sql: nil) }
         defer { PQclear(result) }
         let status = PQresultStatus(result)

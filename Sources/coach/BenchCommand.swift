@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Concurrent devices (one athlete each) at peak.") var devices: Int = 8
         @Option(help: "500-op batches each device pushes at peak.") var batches: Int = 12
         @Option(name: .customLong("latency-seconds"), help: "How long to measure latency at half of peak.") var latencySeconds: Int = 10
+        @Option(name: .customLong("latency-devices"), help: "Devices (one athlete each) sharing the load while latency is measured.") var latencyDevices: Int = 64
         @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_555
         @Flag(help: "Print JSON instead of text.") var json = false
 
@@ -42,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
             scratch.poolSize = max(4, devices)
             let quiet = json
             let result = try await PushBenchmark.run(
-                .init(devices: devices, batchesPerDevice: batches, latencySeconds: latencySeconds, port: port),
+                .init(devices: devices, batchesPerDevice: batches, latencySeconds: latencySeconds, latencyDevices: latencyDevices, port: port),
                 database: DatabaseTarget.resolve(scratch, logger: logger), configuration: scratch, logger: logger
             ) { line in if !quiet { FileHandle.standardError.write(Data("... \(line)\n".utf8)) } }
             if json { try Output.json(result); return }
@@ -53,8 +54,8 @@ struct BenchCommand: AsyncParsableCommand {
                 ["INSERT ... SELECT unnest, 500 rows", String(format: "%.0f", result.unnestRowsPerSecond), String(format: "%.2f", result.unnestRowsPerSecond / result.copyRowsPerSecond)],
                 ["push over HTTP, 500-op batches", String(format: "%.0f", result.pushOpsPerSecond), String(format: "%.2f", result.pushToCopyRatio)],
             ])
-            print(String(format: "latency at half of peak (%.0f ops/s in 50-op batches): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
-                         result.latencyTargetOpsPerSecond, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
+            print(String(format: "latency at half of peak (%.0f ops/s in 50-op batches from %d devices): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
+                         result.latencyTargetOpsPerSecond, latencyDevices, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
         }
     }
 

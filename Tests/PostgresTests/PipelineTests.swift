@@ -73,4 +73,27 @@ struct PipelineTests {
         }
         #expect(try connection.query("SELECT count(*) FROM notes")[0].decode(Int.self, at: 0) == 0)
     }
+
+    @Test("a transaction's BEGIN and prelude go out with its first statement, and fail it when they fail")
+    func prelude() throws {
+        let connection = try TestDatabase.make(migrated: false).connect()
+        try connection.execute("CREATE TABLE runs (km int8)")
+        let setting = try connection.transaction(prelude: ["SELECT set_config('squad.test', \("on"), true)"]) { connection in
+            try connection.execute("INSERT INTO runs VALUES (\(5))")
+            return try connection.query("SELECT current_setting('squad.test')")[0].decode(String.self, at: 0)
+        }
+        #expect(setting == "on")
+        #expect(connection.isIdle)
+        // The setting was local to that transaction.
+        #expect(try connection.query("SELECT coalesce(current_setting('squad.test', true), '')")[0].decode(String.self, at: 0) == "")
+        #expect(throws: PostgresError.self) {
+            try connection.transaction(prelude: ["SELECT 1 / \(0)"]) { connection in
+                try connection.execute("INSERT INTO runs VALUES (\(7))")
+            }
+        }
+        #expect(connection.isIdle)
+        // A body that runs nothing still commits its prelude's transaction.
+        try connection.transaction(prelude: ["INSERT INTO runs VALUES (\(9))"]) { _ in }
+        #expect(try connection.query("SELECT km FROM runs ORDER BY km").map { try $0.decode(Int.self, at: 0) } == [5, 9])
+    }
 }

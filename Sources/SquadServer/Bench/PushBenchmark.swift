@@ -19,13 +19,16 @@ public enum PushBenchmark {
         public var batchesPerDevice: Int
         public var batchSize: Int
         public var latencySeconds: Int
+        /// Devices (one athlete each) sharing the steady load of the latency phase.
+        public var latencyDevices: Int
         public var port: Int
 
-        public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, port: Int = 18_555) {
+        public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, latencyDevices: Int = 64, port: Int = 18_555) {
             self.devices = devices
             self.batchesPerDevice = batchesPerDevice
             self.batchSize = batchSize
             self.latencySeconds = latencySeconds
+            self.latencyDevices = latencyDevices
             self.port = port
         }
     }
@@ -39,6 +42,7 @@ public enum PushBenchmark {
         public var pushToCopyRatio: Double
         public var pushToUnnestRatio: Double
         public var latencyTargetOpsPerSecond: Double
+        public var latencyDevices: Int
         public var latencyRequests: Int
         public var latencyP50Milliseconds: Double
         public var latencyP99Milliseconds: Double
@@ -52,6 +56,7 @@ public enum PushBenchmark {
             case pushToCopyRatio = "push_to_copy_ratio"
             case pushToUnnestRatio = "push_to_unnest_ratio"
             case latencyTargetOpsPerSecond = "latency_target_ops_per_s"
+            case latencyDevices = "latency_devices"
             case latencyRequests = "latency_requests"
             case latencyP50Milliseconds = "latency_p50_ms"
             case latencyP99Milliseconds = "latency_p99_ms"
@@ -113,17 +118,22 @@ public enum PushBenchmark {
         let seed = UInt64(Date().timeIntervalSince1970)
         // A scratch database: a key of its own, never written to disk.
         let tokenKey = TokenKey.random()
-        let (athleteIDs, tokens) = try await pool.withTransaction { connection -> ([Int64], [String]) in
+        // Athletes 0..<devices take the ceilings' rows, the next `devices` push at peak, and
+        // `latencyDevices` more share the steady load (as many phones would).
+        let (athleteIDs, tokens, latencyTokens) = try await pool.withTransaction { connection -> ([Int64], [String], [String]) in
             let squad = "Bench \(seed)"
             _ = try SquadStore.create(name: squad, on: connection)
             var ids: [Int64] = []
             var tokens: [String] = []
-            for index in 0..<(options.devices * 2) {
+            var latencyTokens: [String] = []
+            for index in 0..<(options.devices * 2 + options.latencyDevices) {
                 let athlete = try AthleteStore.add(NewAthlete(handle: "bench\(seed)-\(index)", name: "Bench \(index)", squad: squad, timeZone: "Europe/Lisbon"), currentYear: 2100, on: connection)
                 ids.append(athlete.id)
-                if index >= options.devices { tokens.append(try DeviceStore.enroll(handle: athlete.handle, name: "bench watch", type: "watch", key: tokenKey, on: connection).1) }
+                guard index >= options.devices else { continue }
+                let token = try DeviceStore.enroll(handle: athlete.handle, name: "bench watch", type: "watch", key: tokenKey, on: connection).1
+                if index < options.devices * 2 { tokens.append(token) } else { latencyTokens.append(token) }
             }
-            return (ids, tokens)
+            return (ids, tokens, latencyTokens.isEmpty ? tokens : latencyTokens)
         }
 
         // The same entries as the push path stores them, made by the real engine.
@@ -170,7 +180,11 @@ public enum PushBenchmark {
         let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: requestPool, tokenKey: tokenKey, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let server = Task { try await group.run() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // One connection per device at most, as real phones would have: the client's default
+        // of 8 per host would queue requests inside the client and count that as latency.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(options.devices, options.latencyDevices))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let url = "http://127.0.0.1:\(options.port)/v1/sync/push"
         try await waitForServer(client: client, port: options.port)
 
@@ -225,7 +239,7 @@ public enum PushBenchmark {
                 let due = started + .milliseconds(Int64(Double(request) * interval * 1000))
                 let now = ContinuousClock.now
                 if due > now { try await Task.sleep(until: due) }
-                let token = tokens[request % tokens.count]
+                let token = latencyTokens[request % latencyTokens.count]
                 group.addTask {
                     let sent = ContinuousClock.now
                     let status = (try? await post(body, token: token, url: url, client: client)) ?? 0
@@ -242,7 +256,7 @@ public enum PushBenchmark {
         return Result(
             machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
             pushToCopyRatio: pushRate / copyRate, pushToUnnestRatio: pushRate / unnestRate, latencyTargetOpsPerSecond: target,
-            latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors)
+            latencyDevices: latencyTokens.count, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors)
     }
 
     static func timed(rows: Int, _ body: () async throws -> Void) async throws -> Double {
