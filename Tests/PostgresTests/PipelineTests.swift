@@ -96,4 +96,14 @@ struct PipelineTests {
         try connection.transaction(prelude: ["INSERT INTO runs VALUES (\(9))"]) { _ in }
         #expect(try connection.query("SELECT km FROM runs ORDER BY km").map { try $0.decode(Int.self, at: 0) } == [5, 9])
     }
+
+    @Test("the statement timeout applies to each statement of a pipeline, not to the whole")
+    func timeoutPerStatement() throws {
+        let connection = try TestDatabase.make(migrated: false).connect()
+        try connection.execute("SET statement_timeout = '1500ms'")
+        let results = try connection.transaction(prelude: ["SELECT pg_sleep(\(0.6))"]) { connection in
+            try connection.pipeline(["SELECT pg_sleep(\(0.6))", "SELECT pg_sleep(\(0.6))", "SELECT \(1)::int8"])
+        }
+        #expect(try results[2][0].decode(Int.self, at: 0) == 1)
+    }
 }

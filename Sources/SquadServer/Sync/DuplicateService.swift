@@ -31,7 +31,17 @@ public enum DuplicateService {
         if !keys.isEmpty { statements.append(DuplicateStore.activitiesStatement(withKeys: keys, athleteID: athleteID)) }
         var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 1 : 2).makeIterator()
         var summaries: [UUID: ActivitySummary] = [:]
-        for summary in try DuplicateStore.decodeActivities(found.next()!) {
+        // The range scan covers the push's whole span: keep what starts near one of its activities.
+        let liveStarts = live.map(\.startMillis).sorted()
+        func isNearLiveStart(_ millis: Int64) -> Bool {
+            var (low, high) = (0, liveStarts.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if liveStarts[middle] < millis - 600_000 { low = middle + 1 } else { high = middle }
+            }
+            return low < liveStarts.count && liveStarts[low] <= millis + 600_000
+        }
+        for summary in try DuplicateStore.decodeActivities(found.next()!) where isNearLiveStart(summary.startMillis) {
             summaries[summary.entryID] = summary
         }
         if !keys.isEmpty {

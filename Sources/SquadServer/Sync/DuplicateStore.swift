@@ -26,9 +26,10 @@ public enum DuplicateStore {
         """
     private static let selectActivities: SQL = activityColumns + " FROM entries e"
 
-    /// Live activities starting within 10 minutes of one of `starts` (the widest start gap
-    /// the rule accepts), found through the (athlete_id, started_at) index. Run inside a
-    /// push, whose transaction has sequential scans off (`EntryStore.lockHead`).
+    /// Live activities that may start within 10 minutes of one of `starts` (the widest
+    /// start gap the rule accepts): one range scan from the first window to the last, which
+    /// the caller narrows to the windows. Run inside a push, whose transaction has
+    /// sequential scans off (`EntryStore.lockHead`).
     static func activitiesStatement(athleteID: Int64, startingNear starts: [Int64]) -> SQL {
         selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)
     }
@@ -38,32 +39,30 @@ public enum DuplicateStore {
     }
 
     /// The plan PostgreSQL picks for that search, with the same settings (for tests and for
-    /// looking into a slow push).
-    public static func windowSearchPlan(athleteID: Int64, startingNear starts: [Int64], on connection: Connection) throws -> String {
+    /// looking into a slow push); with `analyze`, run and with actual row and loop counts.
+    public static func windowSearchPlan(athleteID: Int64, startingNear starts: [Int64], analyze: Bool = false, on connection: Connection) throws -> String {
         try withoutSequentialScans(on: connection) {
-            try connection.query("EXPLAIN SELECT e.entry_id FROM entries e " + windowSearch(athleteID: athleteID, startingNear: starts))
+            try connection.query(SQL(unsafeText: analyze ? "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " : "EXPLAIN ")
+                                 + "SELECT e.entry_id FROM entries e " + windowSearch(athleteID: athleteID, startingNear: starts))
                 .map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
         }
     }
 
-    /// One index range scan per window, not a scan of the athlete's history per window:
-    /// OFFSET 0 keeps the planner from flattening the LATERAL into a join that rescans
-    /// every window for every one of the athlete's activities (it did, at 500 windows).
-    /// The bounds come computed: under row-level security only quals made of leakproof
-    /// operators reach the index, and `timestamptz - interval` is not one (it turned
-    /// each window into a scan of the athlete's history). (Gathering the matches into an
-    /// array and fetching them by key was tried: slower at steady state, p99 x3.)
+    /// One range scan over the push's span, whatever plan PostgreSQL picks: at worst it reads
+    /// the athlete's history once. A scan per window (500 per push) was cheaper with a good
+    /// plan, but with statistics that put the athlete at one entry (a new server, a bulk
+    /// import, the minutes before autovacuum analyzes) the planner ran every window's scan
+    /// once per entry of the athlete, or through an index without `started_at`: seconds per
+    /// push and 503s from the statement timeout (found by coach bench push). The bounds come
+    /// computed: under row-level security only quals made of leakproof operators reach the
+    /// index, and `timestamptz - interval` is not one.
     private static func windowSearch(athleteID: Int64, startingNear starts: [Int64]) -> SQL {
-        let window = 10 * 60 * 1000.0
-        let from = starts.map { Date(timeIntervalSince1970: (Double($0) - window) / 1000) }
-        let to = starts.map { Date(timeIntervalSince1970: (Double($0) + window) / 1000) }
+        let window: Int64 = 10 * 60 * 1000
+        let low = Date(timeIntervalSince1970: Double((starts.min() ?? 0) - window) / 1000)
+        let high = Date(timeIntervalSince1970: Double((starts.max() ?? 0) + window) / 1000)
         return """
-             WHERE e.athlete_id = \(athleteID) AND e.entry_id IN (
-                SELECT near.entry_id FROM unnest(\(from)::timestamptz[], \(to)::timestamptz[]) AS w(low, high)
-                CROSS JOIN LATERAL (
-                    SELECT n.entry_id FROM entries n
-                    WHERE n.athlete_id = \(athleteID) AND NOT n.deleted AND n.kind IN ('run', 'cross')
-                      AND n.started_at >= w.low AND n.started_at <= w.high OFFSET 0) AS near)
+             WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.kind IN ('run', 'cross')
+               AND e.started_at >= \(low) AND e.started_at <= \(high)
             """
     }
 
