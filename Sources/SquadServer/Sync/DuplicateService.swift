@@ -53,6 +53,7 @@ public enum DuplicateService {
             summaries[entry.entryID] = summary  // this push's state is newer than the table's
             if summary == nil { summaries.removeValue(forKey: entry.entryID) }
         }
+        let touchedIDs = Set(touched.map(\.0.entryID))
         let candidateIDs = Array(summaries.keys)
         let groupsAndUnlinks = try connection.pipeline([
             DuplicateStore.membershipStatement(of: candidateIDs + touched.map(\.0.entryID), athleteID: athleteID),
@@ -67,7 +68,6 @@ public enum DuplicateService {
                     membership[member] = id
                 }
             }
-            let touchedIDs = Set(touched.map(\.0.entryID))
             let missing = membership.keys.filter { summaries[$0] == nil && !touchedIDs.contains($0) }
             for summary in try DuplicateStore.activities(ids: Array(missing), athleteID: athleteID, on: connection) {
                 summaries[summary.entryID] = summary
@@ -77,7 +77,6 @@ public enum DuplicateService {
                     connection.query(DuplicateStore.unlinkedPairsStatement(among: Array(summaries.keys), athleteID: athleteID)))
             }
         }
-        let touchedIDs = Set(touched.map(\.0.entryID))
 
         // Union-find over the current groups and the new links.
         var parent: [UUID: UUID] = [:]
