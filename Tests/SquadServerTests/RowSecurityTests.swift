@@ -46,28 +46,43 @@ struct RowSecurityTests {
             """).map { try $0.decode(String.self, at: 0) }
     }
 
-    @Test("the duplicate window search is one index range scan under the policies (its bounds are leakproof), even with statistics from a nearly empty table")
-    func windowSearchPlan() async throws {
+    /// A database whose statistics say "nearly empty, and not this athlete" (a new server
+    /// whose first rows came and went), after which the athlete's 3,000 runs arrive, each
+    /// with an external id `strava:N`. Returns the database, its owner connection and the athlete.
+    static func staleStatistics() throws -> (TestDatabase.Handle, Connection, Int64) {
         let database = try TestDatabase.make()
         let owner = try database.connect()
         try owner.execute("INSERT INTO squads (name) VALUES ('S')")
         let athlete = try owner.query("INSERT INTO athletes (handle, name, time_zone) VALUES ('a', 'A', 'Europe/Lisbon') RETURNING id")[0].decode(Int64.self, at: 0)
         let other = try owner.query("INSERT INTO athletes (handle, name, time_zone) VALUES ('b', 'B', 'Europe/Lisbon') RETURNING id")[0].decode(Int64.self, at: 0)
-        // Statistics say "nearly empty, and not this athlete" (a new server whose first rows
-        // came and went), then a bulk import arrives.
         try owner.execute("""
             INSERT INTO entries (athlete_id, entry_id, kind, version, seq, deleted, doc, merge_state, created_hlc, updated_hlc, started_at, local_date)
             SELECT \(other), gen_random_uuid(), 'run', 1, g, false, '{"body": {}}', '{}', 'x', 'x', timestamptz '2025-01-01' + g * interval '1 hour', NULL
             FROM generate_series(1, 20000) g
             """)
         try owner.execute("DELETE FROM entries WHERE athlete_id = \(other) AND seq > 50")
+        try owner.execute("INSERT INTO entry_sources (athlete_id, external_key, entry_id) SELECT athlete_id, 'garmin:' || seq, entry_id FROM entries")
         try owner.execute("VACUUM ANALYZE entries")
+        try owner.execute("VACUUM ANALYZE entry_sources")
         try owner.execute("""
             INSERT INTO entries (athlete_id, entry_id, kind, version, seq, deleted, doc, merge_state, created_hlc, updated_hlc, started_at, local_date)
-            SELECT \(athlete), gen_random_uuid(), 'run', 1, g, false, '{"body": {}}', '{}', 'x', 'x',
+            SELECT \(athlete), gen_random_uuid(), 'run', 1, g, false, '{"body": {"elapsed_s": 1800}}', '{}', 'x', 'x',
                    timestamptz '2026-01-01' + g * interval '2 hours', date '2026-01-01'
             FROM generate_series(1, 3000) g
             """)
+        try owner.execute("INSERT INTO entry_sources (athlete_id, external_key, entry_id) SELECT athlete_id, 'strava:' || seq, entry_id FROM entries WHERE athlete_id = \(athlete)")
+        return (database, owner, athlete)
+    }
+
+    /// The loop counts of an EXPLAIN ANALYZE.
+    static func loops(_ plan: String) -> [Int] {
+        plan.split(separator: "\n").filter { $0.contains("loops=") }
+            .compactMap { line in line.range(of: "loops=").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) } }
+    }
+
+    @Test("the duplicate window search is one index range scan under the policies (its bounds are leakproof), even with statistics from a nearly empty table")
+    func windowSearchPlan() async throws {
+        let (database, _, athlete) = try Self.staleStatistics()
         let starts = (0..<500).map { Int64(1_767_225_600_000) + Int64($0) * 7_200_000 }
         let pool = try database.requestPool(maxConnections: 1)
         let plan = try await pool.withTransaction(scope: .athlete(athlete)) {
@@ -84,10 +99,32 @@ struct RowSecurityTests {
             try connection.execute("SELECT set_config('statement_timeout', '20s', true)")
             return try DuplicateStore.windowSearchPlan(athleteID: athlete, startingNear: starts, analyze: true, on: connection)
         }
-        let scans = counted.split(separator: "\n").filter { $0.contains("loops=") }
-        let loops = scans.compactMap { line in line.range(of: "loops=").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) } }
+        let loops = Self.loops(counted)
         #expect(!loops.isEmpty && loops.allSatisfy { $0 == 1 }, "\(counted)")
         #expect(counted.contains("actual rows=499 "), "the range holds the 499 entries near the windows: \(counted)")
+        await pool.close()
+    }
+
+    @Test("the duplicate search by external id reads the athlete's entries once, even with statistics from a nearly empty table")
+    func keyedSearchPlan() async throws {
+        let (database, _, athlete) = try Self.staleStatistics()
+        let keys = Set((1000..<1050).map { "strava:\($0)" })
+        let pool = try database.requestPool(maxConnections: 1)
+        let plan = try await pool.withTransaction(scope: .athlete(athlete)) { connection in
+            try connection.execute("SELECT set_config('statement_timeout', '20s', true)")
+            return try DuplicateStore.keyedActivitiesPlan(withKeys: keys, athleteID: athlete, on: connection)
+        }
+        // One join of these 50 keys was planned as a nested loop rescanning the athlete's
+        // 3,000 entries once per key (loops=50).
+        // (The per-row data score is a SubPlan over each found document: 50 loops is right.)
+        let scans = Self.loops(plan.split(separator: "\n").filter { $0.contains(" on entries") || $0.contains(" on entry_sources") }.joined(separator: "\n"))
+        #expect(scans.count >= 2 && scans.allSatisfy { $0 == 1 }, "\(plan)")
+        #expect(plan.contains("actual rows=50 "), "the 50 entries with those ids: \(plan)")
+        let found = try await pool.withTransaction(scope: .athlete(athlete)) {
+            try DuplicateStore.keyedActivities(withKeys: keys, athleteID: athlete, on: $0)
+        }
+        #expect(found.count == 50)
+        #expect(Set(found.flatMap { $0.externalKeys }) == keys, "each comes with the id it was found by")
         await pool.close()
     }
 

@@ -28,8 +28,8 @@ public enum DuplicateService {
         if let record = DuplicateStore.recordSourcesStatement(live, athleteID: athleteID) { statements.append(record) }
         let keys = Set(live.flatMap(\.externalKeys))
         statements.append(DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: live.map(\.startMillis)))
-        if !keys.isEmpty { statements.append(DuplicateStore.activitiesStatement(withKeys: keys, athleteID: athleteID)) }
-        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 1 : 2).makeIterator()
+        if !keys.isEmpty { statements += DuplicateStore.keyedActivitiesStatements(withKeys: keys, athleteID: athleteID) }
+        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 1 : 3).makeIterator()
         var summaries: [UUID: ActivitySummary] = [:]
         // The range scan covers the push's whole span: keep what starts near one of its activities.
         let liveStarts = live.map(\.startMillis).sorted()
@@ -45,7 +45,7 @@ public enum DuplicateService {
             summaries[summary.entryID] = summary
         }
         if !keys.isEmpty {
-            for summary in try DuplicateStore.decodeActivitiesWithKeys(found.next()!) {
+            for summary in try DuplicateStore.decodeKeyedActivities(sources: found.next()!, activities: found.next()!) {
                 summaries[summary.entryID] = summary
             }
         }

@@ -73,22 +73,44 @@ public enum DuplicateStore {
         return try body()
     }
 
-    /// Live activities sharing one of `keys`, with the keys they share, in one statement.
-    static func activitiesStatement(withKeys keys: Set<String>, athleteID: Int64) -> SQL {
-        """
-        \(activityColumns), s.external_key
-        FROM entry_sources s JOIN entries e ON e.athlete_id = s.athlete_id AND e.entry_id = s.entry_id
-        WHERE s.athlete_id = \(athleteID) AND s.external_key = ANY(\(keys.sorted())::text[]) AND e.athlete_id = \(athleteID) AND NOT e.deleted
-        """
+    /// Live activities sharing one of `keys`, with the keys they share: two statements for one
+    /// pipeline, the (entry, key) pairs and then the entries. As one join, statistics that put
+    /// the athlete at one entry (a new athlete, before autovacuum analyzes) made the planner
+    /// rescan all of the athlete's entries once per matched key (50 x 1,050 rows, 40-100 ms a
+    /// push, found with auto_explain in coach bench push): the latency phase then fell behind
+    /// for good. The ids now go in as one array (an InitPlan), so whatever the plan, the
+    /// athlete's entries are read at most once.
+    static func keyedActivitiesStatements(withKeys keys: Set<String>, athleteID: Int64) -> [SQL] {
+        let sorted = keys.sorted()
+        let matching: SQL = "SELECT entry_id FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(sorted)::text[])"
+        return [
+            "SELECT entry_id, external_key FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(sorted)::text[])",
+            "\(selectActivities) WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.entry_id = ANY(ARRAY(\(matching)))",
+        ]
     }
 
-    static func decodeActivitiesWithKeys(_ rows: QueryResult) throws -> [ActivitySummary] {
+    /// Decodes the two results of `keyedActivitiesStatements`.
+    static func decodeKeyedActivities(sources: QueryResult, activities: QueryResult) throws -> [ActivitySummary] {
         var keysByEntry: [UUID: Set<String>] = [:]
-        for row in rows {
-            keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(try row.decode(String.self, at: 10))
+        for row in sources {
+            keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(try row.decode(String.self, at: 1))
         }
-        var seen: Set<UUID> = []
-        return try decode(rows, keys: keysByEntry).filter { seen.insert($0.entryID).inserted }
+        return try decode(activities, keys: keysByEntry)
+    }
+
+    /// Live activities sharing one of `keys`, on their own (a push pipelines the statements).
+    public static func keyedActivities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
+        let results = try connection.pipeline(keyedActivitiesStatements(withKeys: keys, athleteID: athleteID))
+        return try decodeKeyedActivities(sources: results[0], activities: results[1])
+    }
+
+    /// The plan PostgreSQL picks for the entries of `keyedActivitiesStatements`, as run in a
+    /// push (sequential scans off), with actual row and loop counts.
+    public static func keyedActivitiesPlan(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> String {
+        let statement = keyedActivitiesStatements(withKeys: keys, athleteID: athleteID)[1]
+        return try withoutSequentialScans(on: connection) {
+            try connection.query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
+        }
     }
 
     static func activities(ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
