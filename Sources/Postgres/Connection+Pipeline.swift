@@ -28,10 +28,27 @@ extension Connection {
         // Sent without blocking, reading whatever the server answers meanwhile, so a large
         // statement cannot deadlock against the results of an earlier one.
         guard PQsetnonblocking(handle, 1) == 0 else { throw connectionError(sql: texts.first) }
+        // Per statement: its cache key, its prepared name, and whether a Parse goes first.
+        var plans: [(key: StatementCache.Key?, name: String?, prepares: Bool)] = []
+        plans.reserveCapacity(statements.count)
         do {
             for (sql, text) in zip(statements, texts) {
+                let key = statementKey(sql, text: text)
+                var plan = (key: key, name: key.flatMap { statementCache.name(for: $0) }, prepares: false)
+                if let key, plan.name == nil, let fresh = statementCache.newName(for: key) {
+                    let parsed = key.types.withUnsafeBufferPointer { types in
+                        PQsendPrepare(handle, fresh, text, Int32(types.count), types.baseAddress)
+                    }
+                    guard parsed == 1 else { throw connectionError(sql: text) }
+                    plan = (key, fresh, true)
+                }
+                plans.append(plan)
                 let sent = withParameters(of: sql) { count, types, values, lengths, formats in
-                    PQsendQueryParams(handle, text, count, types, values, lengths, formats, 0)
+                    if let name = plan.name {
+                        PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0)
+                    } else {
+                        PQsendQueryParams(handle, text, count, types, values, lengths, formats, 0)
+                    }
                 }
                 guard sent == 1 else { throw connectionError(sql: text) }
                 try flushPipeline(sql: text)
@@ -47,7 +64,18 @@ extension Connection {
         var results: [QueryResult] = []
         results.reserveCapacity(statements.count)
         var failure: PostgresError?
-        for text in texts {
+        for (text, plan) in zip(texts, plans) {
+            if plan.prepares, let key = plan.key, let name = plan.name {
+                // The Parse's answer comes first; only an accepted one is recorded.
+                guard let parsed = PQgetResult(handle) else { throw connectionError(sql: text) }
+                switch PQresultStatus(parsed) {
+                case PGRES_COMMAND_OK: statementCache.prepared(key, as: name)
+                case PGRES_PIPELINE_ABORTED: break
+                default: if failure == nil { failure = serverError(parsed, sql: text) }
+                }
+                PQclear(parsed)
+                while let extra = PQgetResult(handle) { PQclear(extra) }
+            }
             guard let result = PQgetResult(handle) else { throw connectionError(sql: text) }
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
@@ -55,7 +83,9 @@ extension Connection {
             case PGRES_PIPELINE_ABORTED:
                 break
             default:
-                if failure == nil { failure = serverError(result, sql: text) }
+                let error = serverError(result, sql: text)
+                if let key = plan.key, plan.name != nil { statementCache.forget(after: error, key: key) }
+                if failure == nil { failure = error }
             }
             PQclear(result)
             // Each statement's results end with a null result.

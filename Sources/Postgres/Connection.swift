@@ -16,6 +16,11 @@ public final class Connection: @unchecked Sendable {
     var savepointDepth = 0
     /// Statements held back to go out with the next one (a transaction's BEGIN and settings).
     var deferred: [SQL] = []
+    /// The named prepared statements of this session (`StatementCache`).
+    var statementCache: StatementCache
+
+    /// How many statements this session has prepared (for tests and diagnostics).
+    public var preparedStatementCount: Int { statementCache.count }
 
     /// Connects by URL (`postgres://user@host:5432/db`, `postgres:///db?host=/socket/dir`)
     /// or key-value conninfo (`host=/tmp dbname=squad`), parsed by libpq itself.
@@ -27,9 +32,11 @@ public final class Connection: @unchecked Sendable {
     ///     nil leaves libpq's default (wait indefinitely) unless the URL sets one.
     ///   - settings: server settings sent at start-up (`options=-c name=value`), e.g.
     ///     `statement_timeout`; a URL that sets `options` itself wins.
+    ///   - statementCacheCapacity: how many statements to keep prepared on this session
+    ///     (`StatementCache`); 0 sends every statement unnamed.
     public init(
         conninfo: String, applicationName: String = "squadsync",
-        connectTimeout: Int? = nil, settings: [(name: String, value: String)] = []
+        connectTimeout: Int? = nil, settings: [(name: String, value: String)] = [], statementCacheCapacity: Int = 0
     ) throws {
         try Self.validate(conninfo: conninfo)
         // Keys before dbname are defaults the URL may override; expand_dbname = 1:
@@ -63,6 +70,7 @@ public final class Connection: @unchecked Sendable {
         // their format. Errors reach callers through results; notices are dropped.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         handle = conn
+        statementCache = StatementCache(capacity: statementCacheCapacity)
     }
 
     deinit {
@@ -155,8 +163,19 @@ public final class Connection: @unchecked Sendable {
     /// Sends one statement; the caller clears the returned result.
     func run(_ sql: SQL) throws -> OpaquePointer {
         let text = try renderChecked(sql)
+        let key = statementKey(sql, text: text)
+        var name = key.flatMap { statementCache.name(for: $0) }
+        if let key, name == nil, let fresh = statementCache.newName(for: key) {
+            // The first run on this session prepares it: one extra round trip, once.
+            try prepare(key, as: fresh)
+            name = fresh
+        }
         let result = withParameters(of: sql) { count, types, values, lengths, formats in
-            PQexecParams(handle, text, count, types, values, lengths, formats, 0)
+            if let name {
+                PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+            } else {
+                PQexecParams(handle, text, count, types, values, lengths, formats, 0)
+            }
         }
         guard let result else { throw connectionError(sql: text) }
         switch PQresultStatus(result) {
@@ -165,8 +184,26 @@ public final class Connection: @unchecked Sendable {
         default:
             let error = serverError(result, sql: text)
             PQclear(result)
+            if let key, name != nil { statementCache.forget(after: error, key: key) }
             throw error
         }
+    }
+
+    /// The statement's cache key, or nil when this session prepares nothing.
+    func statementKey(_ sql: SQL, text: String) -> StatementCache.Key? {
+        guard statementCache.capacity > 0 else { return nil }
+        return StatementCache.Key(text: text, types: sql.parameters.map { Oid($0.type.rawValue) })
+    }
+
+    /// Prepares `key` under `name` and records it once the server accepts it.
+    private func prepare(_ key: StatementCache.Key, as name: String) throws {
+        let result = key.types.withUnsafeBufferPointer { types in
+            PQprepare(handle, name, key.text, Int32(types.count), types.baseAddress)
+        }
+        guard let result else { throw connectionError(sql: key.text) }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw serverError(result, sql: key.text) }
+        statementCache.prepared(key, as: name)
     }
 
     /// The statement's text, after checking that every parameter can be sent.

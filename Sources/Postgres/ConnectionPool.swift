@@ -34,11 +34,13 @@ public final class ConnectionPool: Sendable {
         public var initialBackoff: Duration
         /// The longest wait between reconnection attempts during an outage (default 2 s).
         public var maximumBackoff: Duration
+        /// Statements each connection keeps prepared (`StatementCache`; default 0: none).
+        public var statementCacheCapacity: Int
 
         public init(
             conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(10), applicationName: String = "squadsync",
             connectTimeout: Int? = nil, settings: [(name: String, value: String)] = [],
-            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(2)
+            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(2), statementCacheCapacity: Int = 0
         ) {
             self.conninfo = conninfo
             self.maxConnections = max(1, maxConnections)
@@ -48,6 +50,7 @@ public final class ConnectionPool: Sendable {
             self.settings = settings
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
+            self.statementCacheCapacity = statementCacheCapacity
         }
     }
 
@@ -182,7 +185,8 @@ public final class ConnectionPool: Sendable {
     private func connect() throws -> Connection {
         try Connection(
             conninfo: configuration.conninfo, applicationName: configuration.applicationName,
-            connectTimeout: configuration.connectTimeout, settings: configuration.settings)
+            connectTimeout: configuration.connectTimeout, settings: configuration.settings,
+            statementCacheCapacity: configuration.statementCacheCapacity)
     }
 
     /// The wait before the attempt after `failures` failed ones: `initial` doubling up to

@@ -25,10 +25,12 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("latency-seconds"), help: "How long to measure latency at half of peak.") var latencySeconds: Int = 10
         @Option(name: .customLong("latency-devices"), help: "Devices (one athlete each) sharing the load while latency is measured.") var latencyDevices: Int = 64
         @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_555
+        @Option(name: .customLong("db-statement-cache"), help: ArgumentHelp("Statements each connection of the benchmark's daemon keeps prepared, 0 for none (env SQUAD_DB_STATEMENT_CACHE). Default: 256.", valueName: "n"))
+        var statementCache: String?
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func run() async throws {
-            let configuration = try global.configuration()
+            let configuration = try global.configuration(extra: [.statementCache: statementCache])
             let logger = Logs.logger(configuration.logLevel)
             let target = try DatabaseTarget.resolve(configuration.database, logger: logger)
             let name = "squadsync_bench_\(getpid())"
@@ -56,6 +58,8 @@ struct BenchCommand: AsyncParsableCommand {
             ])
             print(String(format: "latency at half of peak (%.0f ops/s in 50-op batches from %d devices): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
                          result.latencyTargetOpsPerSecond, latencyDevices, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
+            print(String(format: "machine busy during the latency phase: %.0f %% of %d cores, %.1f core-ms per request (server, PostgreSQL and client)",
+                         result.latencyCPUBusy * 100, ProcessInfo.processInfo.activeProcessorCount, result.latencyCPUMillisecondsPerRequest))
         }
     }
 

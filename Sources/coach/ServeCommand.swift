@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db-idle-tx-timeout"), help: ArgumentHelp("Seconds a connection may idle inside a transaction, 0 for no limit (env SQUAD_DB_IDLE_TX_TIMEOUT). Default: 30.", valueName: "seconds"))
     var idleTransactionTimeout: String?
 
+    @Option(name: .customLong("db-statement-cache"), help: ArgumentHelp("Statements each connection keeps prepared, 0 for none, as PgBouncer before 1.21 needs (env SQUAD_DB_STATEMENT_CACHE). Default: 256.", valueName: "n"))
+    var statementCache: String?
+
     @Option(name: .customLong("db-role"), help: ArgumentHelp("Role the daemon's sessions run as, under row-level security; empty for the login role's own (env SQUAD_DB_ROLE). Default: squadsync_app.", valueName: "role"))
     var databaseRole: String?
 
@@ -76,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try global.configuration(
             extra: [
                 .host: host, .port: port, .poolSize: poolSize, .acquireTimeout: acquireTimeout, .connectTimeout: connectTimeout,
-                .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .databaseRole: databaseRole, .shutdownGrace: shutdownGrace,
+                .statementTimeout: statementTimeout, .idleInTransactionTimeout: idleTransactionTimeout, .statementCache: statementCache, .databaseRole: databaseRole, .shutdownGrace: shutdownGrace,
                 .nightlyAt: nightlyAt, .faultInjection: faultInjection, .rateLimit: rateLimit, .idleTimeout: idleTimeout,
                 .rateLimitAddress: rateLimitAddress, .trustedProxies: trustedProxies, .requestTimeout: requestTimeout,
             ],

@@ -47,6 +47,10 @@ public enum PushBenchmark {
         public var latencyP50Milliseconds: Double
         public var latencyP99Milliseconds: Double
         public var latencyErrors: Int
+        /// Share of all cores busy during the latency phase (server, database and client alike).
+        public var latencyCPUBusy: Double
+        /// Core-milliseconds the machine spent per latency request: the fixed cost of a small push.
+        public var latencyCPUMillisecondsPerRequest: Double
 
         enum CodingKeys: String, CodingKey {
             case machine, rows
@@ -61,7 +65,19 @@ public enum PushBenchmark {
             case latencyP50Milliseconds = "latency_p50_ms"
             case latencyP99Milliseconds = "latency_p99_ms"
             case latencyErrors = "latency_errors"
+            case latencyCPUBusy = "latency_cpu_busy"
+            case latencyCPUMillisecondsPerRequest = "latency_cpu_ms_per_request"
         }
+    }
+
+    /// Busy and total jiffies of all cores since boot (`/proc/stat`); idle and iowait count as idle.
+    static func cpuTimes() -> (busy: Double, total: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return (0, 0) }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 5 else { return (0, 0) }
+        let total = fields.prefix(8).reduce(0, +)
+        return (total - fields[3] - fields[4], total)
     }
 
     /// What this machine is, read from /proc.
@@ -233,6 +249,7 @@ public enum PushBenchmark {
             return ByteBuffer(string: JSONValue.object(["protocol": .int(1), "ops": .array(ops)]).canonicalText)
         }
         let latencies = LatencyRecorder()
+        let cpuBefore = cpuTimes()
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (request, body) in smallBodies.enumerated() {
@@ -249,14 +266,20 @@ public enum PushBenchmark {
             }
             try await group.waitForAll()
         }
+        let cpuAfter = cpuTimes()
+        let latencyElapsed = ContinuousClock.now - started
         try await client.shutdown()
         await group.triggerGracefulShutdown()
         _ = try? await server.value
         let (p50, p99, errors, count) = latencies.summary()
+        let busyShare = cpuAfter.total > cpuBefore.total ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total) : 0
+        let seconds = Double(latencyElapsed.components.seconds) + Double(latencyElapsed.components.attoseconds) / 1e18
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         return Result(
             machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
             pushToCopyRatio: pushRate / copyRate, pushToUnnestRatio: pushRate / unnestRate, latencyTargetOpsPerSecond: target,
-            latencyDevices: latencyTokens.count, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors)
+            latencyDevices: latencyTokens.count, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors,
+            latencyCPUBusy: busyShare, latencyCPUMillisecondsPerRequest: count > 0 ? busyShare * cores * seconds * 1000 / Double(count) : 0)
     }
 
     static func timed(rows: Int, _ body: () async throws -> Void) async throws -> Double {

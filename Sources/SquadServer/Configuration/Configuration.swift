@@ -89,6 +89,7 @@ public struct Configuration: Sendable {
             (.connectTimeout, String(database.connectTimeoutSeconds)),
             (.statementTimeout, String(database.statementTimeoutSeconds)),
             (.idleInTransactionTimeout, String(database.idleInTransactionTimeoutSeconds)),
+            (.statementCache, String(database.statementCacheSize)),
             (.databaseRole, database.role.isEmpty ? "(the login role)" : database.role),
             (.host, http.host),
             (.port, String(http.port)),
@@ -120,6 +121,8 @@ public struct DatabaseConfiguration: Sendable {
     public var statementTimeoutSeconds: Int
     /// `idle_in_transaction_session_timeout` on the daemon's connections (0: none).
     public var idleInTransactionTimeoutSeconds: Int
+    /// Statements each pooled connection keeps prepared (0: none).
+    public var statementCacheSize: Int = 256
     /// The config file the values were read from, if any (shown by `coach config show`).
     public var configFile: String?
     /// The role the daemon's sessions run as (row-level security applies to it); empty: the login role.
@@ -165,6 +168,7 @@ public struct DatabaseConfiguration: Sendable {
         connectTimeoutSeconds = try reader.integer(.connectTimeout, default: 3, in: 1...300)
         statementTimeoutSeconds = try reader.integer(.statementTimeout, default: 5, in: 0...86_400)
         idleInTransactionTimeoutSeconds = try reader.integer(.idleInTransactionTimeout, default: 30, in: 0...86_400)
+        statementCacheSize = try reader.integer(.statementCache, default: 256, in: 0...10_000)
         configFile = reader.string(.configFile)
         role = reader.string(.databaseRole) ?? "squadsync_app"
         guard role.isEmpty || role.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }) else {

@@ -68,6 +68,9 @@ extension Setting {
     public static let idleInTransactionTimeout = Setting(
         flag: "db-idle-tx-timeout", environment: "SQUAD_DB_IDLE_TX_TIMEOUT", defaultDescription: "30",
         help: "Seconds a daemon connection may sit idle inside a transaction (idle_in_transaction_session_timeout; 0: no limit)")
+    public static let statementCache = Setting(
+        flag: "db-statement-cache", environment: "SQUAD_DB_STATEMENT_CACHE", defaultDescription: "256",
+        help: "Statements each database connection keeps prepared, parsed once per session instead of on every request; 0: none (PgBouncer in transaction mode before 1.21, or without max_prepared_statements)")
     public static let connectTimeout = Setting(
         flag: "db-connect-timeout", environment: "SQUAD_DB_CONNECT_TIMEOUT", defaultDescription: "3",
         help: "Seconds to wait for PostgreSQL when opening a connection (connect_timeout)")
@@ -100,7 +103,7 @@ extension Setting {
 
     /// Every setting, in the order the README documents them.
     public static let all: [Setting] = [
-        configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout, databaseRole,
+        configFile, databaseURL, home, schemaDirectory, poolSize, acquireTimeout, connectTimeout, statementTimeout, idleInTransactionTimeout, statementCache, databaseRole,
         tokenKeyFile, host, port, shutdownGrace, rateLimit, rateLimitAddress, trustedProxies, requestTimeout, idleTimeout, logLevel, logFormat, nightlyAt, faultInjection,
     ]
 }

@@ -32,7 +32,8 @@ public struct DatabaseTarget: Sendable {
                 conninfo: url, maxConnections: configuration.poolSize,
                 acquireTimeout: .seconds(configuration.acquireTimeoutSeconds),
                 connectTimeout: configuration.connectTimeoutSeconds,
-                settings: daemon ? configuration.daemonSessionSettings : []),
+                settings: daemon ? configuration.daemonSessionSettings : [],
+                statementCacheCapacity: configuration.statementCacheSize),
             logger: logger)
     }
 
