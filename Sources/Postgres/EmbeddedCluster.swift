@@ -276,7 +276,12 @@ public struct EmbeddedCluster: Sendable {
             "unix_socket_permissions = 0700",
         ]
         if configuration.durable {
-            lines += ["max_connections = 100"]
+            // Autovacuum at a fifth of its default pace (cost delay 2 ms -> 10 ms): inserts alone
+            // trigger it, and at full pace one pass over a busy table took a third of a core
+            // for seconds, which on a small server already busy with pushes queued requests for
+            // seconds (coach bench push: p99 over 100 ms). Migration 0016 sets the same on the
+            // push tables, for servers that are not embedded.
+            lines += ["max_connections = 100", "autovacuum_vacuum_cost_delay = 10ms"]
         } else {
             // Throwaway test clusters: many tests at once, each with pools of its own.
             lines += ["max_connections = 300", "fsync = off", "synchronous_commit = off", "full_page_writes = off"]
