@@ -249,6 +249,11 @@ public enum StrictJSON {
         }
 
         func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(Failure) -> String {
+            // ASCII (nearly every key and value) is valid as it is, and String(decoding:) is
+            // specialized; String(validating:) looked up generic metadata on every call (perf).
+            var high: UInt8 = 0
+            for byte in bytes { high |= byte }
+            if high < 0x80 { return String(decoding: bytes, as: UTF8.self) }
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw Failure(code: .invalidUTF8, message: "a string is not valid UTF-8", offset: offset)
             }
