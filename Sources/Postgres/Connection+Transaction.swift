@@ -8,7 +8,8 @@ extension Connection {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// BEGIN and the `prelude` statements (settings, say) are held back and sent with the
-    /// body's first statement, in one round trip.
+    /// body's first statement, in one round trip; statements the body leaves held
+    /// (`sendWithNextStatement`) go out with the COMMIT, in its round trip.
     ///
     /// The closure is synchronous on purpose: nothing may suspend while a
     /// transaction holds locks.
@@ -21,14 +22,23 @@ extension Connection {
         do {
             if prelude.isEmpty { try execute(begin) } else { deferred = [begin] + prelude }
             value = try body(self)
-            try sendDeferred()
+            // A held statement that fails skips the COMMIT behind it: the transaction is
+            // then failed, and rolled back below. A COMMIT that fails has ended it already.
+            try execute("COMMIT")
         } catch {
             deferred = []
             if isInTransaction { _ = try? execute("ROLLBACK") }
             throw error
         }
-        try execute("COMMIT")
         return value
+    }
+
+    /// Holds `statements` back to go out ahead of this connection's next statement, in its
+    /// round trip: at the end of a transaction, ahead of its COMMIT. For writes whose
+    /// results nobody reads (they are dropped); an error in one is thrown by that next
+    /// statement, and the statements after it in the round trip are skipped.
+    public func sendWithNextStatement(_ statements: [SQL]) {
+        deferred.append(contentsOf: statements)
     }
 
     /// Runs `body` under a savepoint inside the current transaction: released

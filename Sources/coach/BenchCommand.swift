@@ -24,10 +24,23 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "500-op batches each device pushes at peak.") var batches: Int = 12
         @Option(name: .customLong("latency-seconds"), help: "How long to measure latency at half of peak.") var latencySeconds: Int = 10
         @Option(name: .customLong("latency-devices"), help: "Devices (one athlete each) sharing the load while latency is measured.") var latencyDevices: Int = 64
+        @Option(name: .customLong("latency-batch-size"), help: "Ops per push in the latency phase; other sizes than the goal's 50 show the fixed cost of a push.")
+        var latencyBatchSize: Int = 50
+        @Option(name: .customLong("latency-rate"), help: ArgumentHelp("The latency phase's load in ops/s instead of half of the measured peak.", valueName: "ops/s"))
+        var latencyRate: Double?
         @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_555
         @Option(name: .customLong("db-statement-cache"), help: ArgumentHelp("Statements each connection of the benchmark's daemon keeps prepared, 0 for none (env SQUAD_DB_STATEMENT_CACHE). Default: 256.", valueName: "n"))
         var statementCache: String?
+        @Flag(help: "Keep the scratch database afterwards (to look at the data or plans).") var keep = false
         @Flag(help: "Print JSON instead of text.") var json = false
+
+        func validate() throws {
+            if devices < 1 || batches < 1 || latencySeconds < 1 || latencyDevices < 1 {
+                throw ValidationError("--devices, --batches, --latency-seconds and --latency-devices must be >= 1")
+            }
+            if !(1...PushRequest.maximumOps).contains(latencyBatchSize) { throw ValidationError("--latency-batch-size must be 1...\(PushRequest.maximumOps)") }
+            if let latencyRate, !(latencyRate > 0) { throw ValidationError("--latency-rate must be above 0") }
+        }
 
         func run() async throws {
             let configuration = try global.configuration(extra: [.statementCache: statementCache])
@@ -37,7 +50,9 @@ struct BenchCommand: AsyncParsableCommand {
             let admin = try Connection(conninfo: target.url)
             try admin.execute("DROP DATABASE IF EXISTS \(identifier: name)")
             try admin.execute("CREATE DATABASE \(identifier: name) TEMPLATE template0 ENCODING 'UTF8'")
-            defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(identifier: name) WITH (FORCE)") }
+            defer {
+                if keep { FileHandle.standardError.write(Data("kept database \(name)\n".utf8)) } else { _ = try? admin.execute("DROP DATABASE IF EXISTS \(identifier: name) WITH (FORCE)") }
+            }
             let url = try ConnectionString.replacingDatabase(in: target.url, with: name)
             try DatabaseTarget.migrator(configuration.database).migrate(on: try Connection(conninfo: url))
             var scratch = configuration.database
@@ -45,7 +60,8 @@ struct BenchCommand: AsyncParsableCommand {
             scratch.poolSize = max(4, devices)
             let quiet = json
             let result = try await PushBenchmark.run(
-                .init(devices: devices, batchesPerDevice: batches, latencySeconds: latencySeconds, latencyDevices: latencyDevices, port: port),
+                .init(devices: devices, batchesPerDevice: batches, latencySeconds: latencySeconds, latencyDevices: latencyDevices,
+                      latencyBatchSize: latencyBatchSize, latencyOpsPerSecond: latencyRate, port: port),
                 database: DatabaseTarget.resolve(scratch, logger: logger), configuration: scratch, logger: logger
             ) { line in if !quiet { FileHandle.standardError.write(Data("... \(line)\n".utf8)) } }
             if json { try Output.json(result); return }
@@ -56,8 +72,9 @@ struct BenchCommand: AsyncParsableCommand {
                 ["INSERT ... SELECT unnest, 500 rows", String(format: "%.0f", result.unnestRowsPerSecond), String(format: "%.2f", result.unnestRowsPerSecond / result.copyRowsPerSecond)],
                 ["push over HTTP, 500-op batches", String(format: "%.0f", result.pushOpsPerSecond), String(format: "%.2f", result.pushToCopyRatio)],
             ])
-            print(String(format: "latency at half of peak (%.0f ops/s in 50-op batches from %d devices): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
-                         result.latencyTargetOpsPerSecond, latencyDevices, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
+            print("latency at \(latencyRate == nil ? "half of peak" : "the given rate") " + String(format: "(%.0f ops/s in %d-op batches from %d devices): p50 %.1f ms, p99 %.1f ms over %d requests, %d errors",
+                         result.latencyTargetOpsPerSecond, result.latencyBatchSize, latencyDevices, result.latencyP50Milliseconds, result.latencyP99Milliseconds, result.latencyRequests, result.latencyErrors))
+            print(String(format: "slowest second of the latency phase: second %d, p99 %.1f ms", result.latencyWorstSecond, result.latencyWorstSecondP99Milliseconds))
             print(String(format: "machine busy during the latency phase: %.0f %% of %d cores, %.1f core-ms per request (server, PostgreSQL and client)",
                          result.latencyCPUBusy * 100, ProcessInfo.processInfo.activeProcessorCount, result.latencyCPUMillisecondsPerRequest))
         }

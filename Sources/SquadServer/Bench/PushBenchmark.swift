@@ -21,9 +21,16 @@ public enum PushBenchmark {
         public var latencySeconds: Int
         /// Devices (one athlete each) sharing the steady load of the latency phase.
         public var latencyDevices: Int
+        /// Ops per push in the latency phase (50 by the issue; other sizes show the fixed cost of a push).
+        public var latencyBatchSize: Int
+        /// The latency phase's load in ops/s; nil for half of the measured peak.
+        public var latencyOpsPerSecond: Double?
         public var port: Int
 
-        public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, latencyDevices: Int = 64, port: Int = 18_555) {
+        public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, latencyDevices: Int = 64,
+                    latencyBatchSize: Int = 50, latencyOpsPerSecond: Double? = nil, port: Int = 18_555) {
+            self.latencyBatchSize = latencyBatchSize
+            self.latencyOpsPerSecond = latencyOpsPerSecond
             self.devices = devices
             self.batchesPerDevice = batchesPerDevice
             self.batchSize = batchSize
@@ -43,10 +50,15 @@ public enum PushBenchmark {
         public var pushToUnnestRatio: Double
         public var latencyTargetOpsPerSecond: Double
         public var latencyDevices: Int
+        public var latencyBatchSize: Int
         public var latencyRequests: Int
         public var latencyP50Milliseconds: Double
         public var latencyP99Milliseconds: Double
         public var latencyErrors: Int
+        /// The second of the latency phase (by send time) with the highest p99, and that p99:
+        /// tells one hiccup (autovacuum, a checkpoint, the VM) from steady queueing.
+        public var latencyWorstSecond: Int
+        public var latencyWorstSecondP99Milliseconds: Double
         /// Share of all cores busy during the latency phase (server, database and client alike).
         public var latencyCPUBusy: Double
         /// Core-milliseconds the machine spent per latency request: the fixed cost of a small push.
@@ -61,10 +73,13 @@ public enum PushBenchmark {
             case pushToUnnestRatio = "push_to_unnest_ratio"
             case latencyTargetOpsPerSecond = "latency_target_ops_per_s"
             case latencyDevices = "latency_devices"
+            case latencyBatchSize = "latency_batch_size"
             case latencyRequests = "latency_requests"
             case latencyP50Milliseconds = "latency_p50_ms"
             case latencyP99Milliseconds = "latency_p99_ms"
             case latencyErrors = "latency_errors"
+            case latencyWorstSecond = "latency_worst_second"
+            case latencyWorstSecondP99Milliseconds = "latency_worst_second_p99_ms"
             case latencyCPUBusy = "latency_cpu_busy"
             case latencyCPUMillisecondsPerRequest = "latency_cpu_ms_per_request"
         }
@@ -232,17 +247,18 @@ public enum PushBenchmark {
             }
         }
 
-        // Latency at half of peak: 50-op batches at a steady rate, once the peak's 48,000 rows
+        // Latency at half of peak: (by default) 50-op batches at a steady rate, once the peak's 48,000 rows
         // are vacuumed, analyzed and checkpointed (else autovacuum and a WAL-triggered
         // checkpoint, about a core-second each here, land inside the 10 s being measured).
         try await settle(pool)
-        let target = pushRate / 2
-        let interval = 50.0 / target
-        say(String(format: "latency: 50-op batches at %.0f ops/s (one every %.1f ms) for %d s", target, interval * 1000, options.latencySeconds))
+        let target = options.latencyOpsPerSecond ?? pushRate / 2
+        let small = options.latencyBatchSize
+        let interval = Double(small) / target
+        say(String(format: "latency: %d-op batches at %.0f ops/s (one every %.1f ms) for %d s", small, target, interval * 1000, options.latencySeconds))
         let requestCount = Int(Double(options.latencySeconds) / interval)
         let smallBodies: [ByteBuffer] = (0..<requestCount).map { request in
-            let ops: [JSONValue] = (0..<50).map { offset in
-                let index = total + request * 50 + offset
+            let ops: [JSONValue] = (0..<small).map { offset in
+                let index = total + request * small + offset
                 return .object([
                     "op_id": .string(StableID.make("bench-op|\(seed)|\(index)").lowercasedText), "op": .string("create"),
                     "entry_id": .string(StableID.make("bench-push|\(seed)|\(index)").lowercasedText), "kind": .string("run"),
@@ -263,8 +279,7 @@ public enum PushBenchmark {
                 group.addTask {
                     let sent = ContinuousClock.now
                     let status = (try? await post(body, token: token, url: url, client: client)) ?? 0
-                    let elapsed = ContinuousClock.now - sent
-                    latencies.record(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, ok: status == 200)
+                    latencies.record(milliseconds(ContinuousClock.now - sent), second: Int(milliseconds(sent - started) / 1000), ok: status == 200)
                 }
             }
             try await group.waitForAll()
@@ -275,14 +290,15 @@ public enum PushBenchmark {
         await group.triggerGracefulShutdown()
         _ = try? await server.value
         let (p50, p99, errors, count) = latencies.summary()
+        let (worstSecond, worstP99) = latencies.worstSecond()
         let busyShare = cpuAfter.total > cpuBefore.total ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total) : 0
         let seconds = Double(latencyElapsed.components.seconds) + Double(latencyElapsed.components.attoseconds) / 1e18
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         return Result(
             machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
             pushToCopyRatio: pushRate / copyRate, pushToUnnestRatio: pushRate / unnestRate, latencyTargetOpsPerSecond: target,
-            latencyDevices: latencyTokens.count, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors,
-            latencyCPUBusy: busyShare, latencyCPUMillisecondsPerRequest: count > 0 ? busyShare * cores * seconds * 1000 / Double(count) : 0)
+            latencyDevices: latencyTokens.count, latencyBatchSize: small, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors,
+            latencyWorstSecond: worstSecond, latencyWorstSecondP99Milliseconds: worstP99, latencyCPUBusy: busyShare, latencyCPUMillisecondsPerRequest: count > 0 ? busyShare * cores * seconds * 1000 / Double(count) : 0)
     }
 
     /// Lets the database catch up between phases: VACUUM ANALYZE of the tables a push writes,
@@ -292,6 +308,10 @@ public enum PushBenchmark {
             try connection.execute("VACUUM ANALYZE entries, applied_ops, entry_sources, athlete_sync, devices")
             _ = try? connection.execute("CHECKPOINT")
         }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     static func timed(rows: Int, _ body: () async throws -> Void) async throws -> Double {
@@ -323,23 +343,34 @@ public enum PushBenchmark {
     }
 }
 
-/// Request latencies from many tasks.
+/// Request latencies from many tasks, with the second (since the phase began) each was sent in.
 final class LatencyRecorder: Sendable {
-    private let state = Mutex<([Double], Int)>(([], 0))
+    private let state = Mutex<(latencies: [(milliseconds: Double, second: Int)], errors: Int)>(([], 0))
 
-    func record(_ milliseconds: Double, ok: Bool) {
+    func record(_ milliseconds: Double, second: Int, ok: Bool) {
         state.withLock { state in
-            state.0.append(milliseconds)
-            if !ok { state.1 += 1 }
+            state.latencies.append((milliseconds, second))
+            if !ok { state.errors += 1 }
         }
     }
 
     func summary() -> (p50: Double, p99: Double, errors: Int, count: Int) {
         state.withLock { state in
-            let sorted = state.0.sorted()
-            guard !sorted.isEmpty else { return (0, 0, state.1, 0) }
-            func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-            return (percentile(0.5), percentile(0.99), state.1, sorted.count)
+            let sorted = state.latencies.map(\.milliseconds).sorted()
+            return (Self.percentile(0.5, of: sorted), Self.percentile(0.99, of: sorted), state.errors, sorted.count)
         }
+    }
+
+    /// The second whose requests have the highest p99, and that p99.
+    func worstSecond() -> (second: Int, p99: Double) {
+        state.withLock { state in
+            Dictionary(grouping: state.latencies, by: \.second)
+                .map { second, latencies in (second, Self.percentile(0.99, of: latencies.map(\.milliseconds).sorted())) }
+                .max { $0.1 < $1.1 } ?? (0, 0)
+        }
+    }
+
+    private static func percentile(_ p: Double, of sorted: [Double]) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
     }
 }

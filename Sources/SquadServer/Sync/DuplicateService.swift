@@ -13,8 +13,10 @@ public enum DuplicateService {
     /// Re-examines the activities the engine changed in this push and returns the writes
     /// (groups formed, merged or dissolved) for the caller to send with the push's others.
     ///
-    /// Reads go out in two pipelines (`Connection.pipeline`): the external ids are recorded
-    /// and the candidates found in one round trip, their groups and unlinked pairs in the next.
+    /// Reads go out in one pipeline (`Connection.pipeline`): the external ids are recorded,
+    /// the candidates found, and the groups and unlinked pairs of every entry the searches
+    /// could return read, in one round trip (a second is needed only when existing groups
+    /// bring in members the searches did not find).
     public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws -> [SQL] {
         let touched = engine.changedEntries.sorted { $0.precedes($1) }.compactMap { id -> (EntryState, ActivitySummary?)? in
             guard let entry = engine.entries[id], entry.kind == .run || entry.kind == .cross else { return nil }
@@ -27,9 +29,15 @@ public enum DuplicateService {
         var statements: [SQL] = []
         if let record = DuplicateStore.recordSourcesStatement(live, athleteID: athleteID) { statements.append(record) }
         let keys = Set(live.flatMap(\.externalKeys))
-        statements.append(DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: live.map(\.startMillis)))
+        let starts = live.map(\.startMillis)
+        statements.append(DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: starts))
         if !keys.isEmpty { statements += DuplicateStore.keyedActivitiesStatements(withKeys: keys, athleteID: athleteID) }
-        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 1 : 3).makeIterator()
+        // Groups and unlinked pairs of every entry the searches may return (a superset of the
+        // candidates, narrowed below), so they need no round trip of their own.
+        let touchedIDs = Set(touched.map(\.0.entryID))
+        statements += DuplicateStore.groupsAndUnlinksStatements(
+            nearStarts: starts, withKeys: keys, including: touched.map(\.0.entryID), athleteID: athleteID)
+        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 3 : 5).makeIterator()
         var summaries: [UUID: ActivitySummary] = [:]
         // The range scan covers the push's whole span: keep what starts near one of its activities.
         let liveStarts = live.map(\.startMillis).sorted()
@@ -53,14 +61,9 @@ public enum DuplicateService {
             summaries[entry.entryID] = summary  // this push's state is newer than the table's
             if summary == nil { summaries.removeValue(forKey: entry.entryID) }
         }
-        let touchedIDs = Set(touched.map(\.0.entryID))
         let candidateIDs = Array(summaries.keys)
-        let groupsAndUnlinks = try connection.pipeline([
-            DuplicateStore.membershipStatement(of: candidateIDs + touched.map(\.0.entryID), athleteID: athleteID),
-            DuplicateStore.unlinkedPairsStatement(among: candidateIDs, athleteID: athleteID),
-        ])
-        var membership = try DuplicateStore.decodeMembership(groupsAndUnlinks[0])
-        var unlinked = try DuplicateStore.decodeUnlinkedPairs(groupsAndUnlinks[1])
+        var membership = try DuplicateStore.decodeMembership(found.next()!).filter { summaries[$0.key] != nil || touchedIDs.contains($0.key) }
+        var unlinked = try DuplicateStore.decodeUnlinkedPairs(found.next()!, among: summaries)
         if !membership.isEmpty {
             // Existing groups bring their other members in, and with them more possible unlinks.
             for (id, members) in try DuplicateStore.members(ofGroups: Set(membership.values), athleteID: athleteID, on: connection) {

@@ -131,11 +131,7 @@ public enum DuplicateStore {
         }
     }
 
-    /// Entry id -> active group id, for these entries.
-    static func membershipStatement(of ids: [UUID], athleteID: Int64) -> SQL {
-        "SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))"
-    }
-
+    /// Entry id -> active group id, from `groupsAndUnlinksStatements`.
     static func decodeMembership(_ rows: QueryResult) throws -> [UUID: UUID] {
         var result: [UUID: UUID] = [:]
         for row in rows {
@@ -159,13 +155,34 @@ public enum DuplicateStore {
         "SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID) AND entry_a = ANY(\(ids)) AND entry_b = ANY(\(ids))"
     }
 
-    static func decodeUnlinkedPairs(_ rows: QueryResult) throws -> Set<DuplicateService.Pair> {
+    /// The pairs, or only those with both entries in `among` when it is given.
+    static func decodeUnlinkedPairs(_ rows: QueryResult, among candidates: [UUID: ActivitySummary]? = nil) throws -> Set<DuplicateService.Pair> {
         var pairs: Set<DuplicateService.Pair> = []
         for row in rows {
             let (a, b) = try row.decode((UUID, UUID).self)
+            if let candidates, candidates[a] == nil || candidates[b] == nil { continue }
             pairs.insert(DuplicateService.Pair(a, b))
         }
         return pairs
+    }
+
+    /// The memberships and the unlinked pairs (`unlinkedPairsStatement`) of every entry the window search
+    /// and the search by external id can return, plus `ids`: sent in the searches' own
+    /// pipeline, before their results are known. The caller keeps the rows of its candidates.
+    /// The ids go in as one array (an InitPlan), read once whatever the plan.
+    static func groupsAndUnlinksStatements(nearStarts starts: [Int64], withKeys keys: Set<String>, including ids: [UUID], athleteID: Int64) -> [SQL] {
+        var searched: SQL = "SELECT e.entry_id FROM entries e " + windowSearch(athleteID: athleteID, startingNear: starts)
+            + " UNION ALL SELECT unnest(\(ids))"
+        if !keys.isEmpty {
+            searched = searched + " UNION ALL SELECT entry_id FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(keys.sorted())::text[])"
+        }
+        return [
+            "SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(ARRAY(\(searched)))",
+            """
+            SELECT u.entry_a, u.entry_b FROM (SELECT ARRAY(\(searched)) AS ids) s, duplicate_unlinks u
+            WHERE u.athlete_id = \(athleteID) AND u.entry_a = ANY(s.ids) AND u.entry_b = ANY(s.ids)
+            """,
+        ]
     }
 
     struct GroupRow {

@@ -67,13 +67,14 @@ public enum PushService {
             seenInBatch[result.opID] = result.json
             answers.append(result.json)
         }
-        // Every write in one round trip: groups, entries, conflicts, the op log, the counter.
+        // Every write in one round trip, the COMMIT's (or the next statement's, when the
+        // caller goes on): groups, entries, conflicts, the op log, the counter.
         let written: MergeEngine? = isolatingOps ? engine : nil
         var writes = try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
         writes += writeStatements(engine, since: written, athleteID: athleteID)
         if let record = OpLogStore.recordStatement(fresh, deviceID: device.id, athleteID: athleteID) { writes.append(record) }
         writes.append(EntryStore.saveHeadStatement(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, syncedDevice: device.id))
-        _ = try connection.pipeline(writes)
+        connection.sendWithNextStatement(writes)
         return .object([
             "server_hlc": .string(engine.serverHLC.description),
             "write_checkpoint": .int(engine.lastSeq),
