@@ -36,6 +36,32 @@ struct TransactionTests {
         #expect(try connection.query("SELECT count(*) FROM runs")[0].decode(Int.self, at: 0) == 0)
     }
 
+    @Test("statements held for the next one go out with the COMMIT, in order, and one that fails rolls the whole transaction back")
+    func heldUntilCommit() throws {
+        let connection = try TestDatabase.make(migrated: false).connect()
+        try connection.execute("CREATE TABLE runs (km int8 CHECK (km >= 0))")
+        // Held with a deferred BEGIN as well (a scoped transaction): all in the COMMIT's round trip.
+        try connection.transaction(prelude: ["SELECT set_config('application_name', 'held', true)"]) { connection in
+            connection.sendWithNextStatement(["INSERT INTO runs VALUES (\(1))", "UPDATE runs SET km = km + 1"])
+        }
+        #expect(try connection.query("SELECT km FROM runs")[0].decode(Int.self, at: 0) == 2)
+        // A statement run after holding sends the held ones first, so it sees their effect.
+        let seen = try connection.transaction { connection in
+            connection.sendWithNextStatement(["INSERT INTO runs VALUES (\(5))"])
+            return try connection.query("SELECT count(*) FROM runs")[0].decode(Int.self, at: 0)
+        }
+        #expect(seen == 2)
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { connection in
+                try connection.execute("INSERT INTO runs VALUES (\(7))")
+                connection.sendWithNextStatement(["INSERT INTO runs VALUES (\(8))", "INSERT INTO runs VALUES (\(-1))", "INSERT INTO runs VALUES (\(9))"])
+            }
+        }
+        #expect(connection.isIdle, "rolled back, nothing left held")
+        let kilometres = try connection.query("SELECT km FROM runs ORDER BY km").map { try $0.decode(Int.self, at: 0) }
+        #expect(kilometres == [2, 5])
+    }
+
     @Test("a failed savepoint is undone while the rest of the transaction commits")
     func savepointRollback() throws {
         let connection = try TestDatabase.make(migrated: false).connect()
