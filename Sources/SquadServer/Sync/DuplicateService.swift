@@ -10,14 +10,61 @@ import SquadCore
 /// primary is chosen deterministically and `counted_entries` counts the group once.
 /// Pairs a person unlinked are never linked again automatically.
 public enum DuplicateService {
+    /// The duplicate searches of a push, sent with its first reads, before the merge, from
+    /// what its creates say: their activities' starts and external ids, and the entry ids of
+    /// all its ops. `link` uses the results when the merged activities fall inside them (a
+    /// push of new activities, the usual kind) and searches again otherwise (an edit that
+    /// moves an activity, a patch of one): the same rows either way, one round trip less.
+    public struct Prefetch: Sendable {
+        let low: Int64
+        let high: Int64
+        let keys: Set<String>
+        let ids: Set<UUID>
+        /// The statements to send; their results go in `results`, in order.
+        public let statements: [SQL]
+        public var results: [QueryResult] = []
+
+        /// `nil` when the push creates no activity.
+        public init?(_ push: PushRequest, athleteID: Int64) {
+            var starts: [Int64] = []
+            var keys: Set<String> = []
+            var ids: [UUID] = []
+            for case .success(let op) in push.ops {
+                ids.append(op.entryID)
+                guard op.action == .create, let kind = op.kind, kind == .run || kind == .cross, let doc = op.entry,
+                      let summary = ActivitySummary(entryID: op.entryID, kind: kind, doc: doc) else { continue }
+                starts.append(summary.startMillis)
+                keys.formUnion(summary.externalKeys)
+            }
+            guard let low = starts.min(), let high = starts.max() else { return nil }
+            (self.low, self.high, self.keys, self.ids) = (low, high, keys, Set(ids))
+            statements = DuplicateService.searchStatements(startingNear: starts, withKeys: keys, including: ids, athleteID: athleteID)
+        }
+
+        /// Whether these searches return all that searches for `starts`, `keys` and `ids` would.
+        func covers(starts: [Int64], keys: Set<String>, ids: Set<UUID>) -> Bool {
+            starts.allSatisfy { low <= $0 && $0 <= high } && keys.isSubset(of: self.keys) && ids.isSubset(of: self.ids)
+        }
+    }
+
+    /// The searches for activities starting near `starts` or sharing one of `keys`, and the
+    /// groups and unlinked pairs of every entry they may return and of `ids` (a superset of
+    /// the candidates, which `link` narrows).
+    static func searchStatements(startingNear starts: [Int64], withKeys keys: Set<String>, including ids: [UUID], athleteID: Int64) -> [SQL] {
+        var statements = [DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: starts)]
+        if !keys.isEmpty { statements += DuplicateStore.keyedActivitiesStatements(withKeys: keys, athleteID: athleteID) }
+        return statements + DuplicateStore.groupsAndUnlinksStatements(nearStarts: starts, withKeys: keys, including: ids, athleteID: athleteID)
+    }
+
     /// Re-examines the activities the engine changed in this push and returns the writes
-    /// (groups formed, merged or dissolved) for the caller to send with the push's others.
+    /// (external ids recorded, groups formed, merged or dissolved) for the caller to send
+    /// with the push's others.
     ///
-    /// Reads go out in one pipeline (`Connection.pipeline`): the external ids are recorded,
-    /// the candidates found, and the groups and unlinked pairs of every entry the searches
-    /// could return read, in one round trip (a second is needed only when existing groups
-    /// bring in members the searches did not find).
-    public static func link(_ engine: inout MergeEngine, athleteID: Int64, on connection: Connection) throws -> [SQL] {
+    /// The candidates, their groups and unlinked pairs come from `prefetched` when it covers
+    /// this push's activities, else from one pipeline (`Connection.pipeline`) of the same
+    /// searches; another round trip is needed only when existing groups bring in members
+    /// the searches did not find.
+    public static func link(_ engine: inout MergeEngine, athleteID: Int64, prefetched: Prefetch? = nil, on connection: Connection) throws -> [SQL] {
         let touched = engine.changedEntries.sorted { $0.precedes($1) }.compactMap { id -> (EntryState, ActivitySummary?)? in
             guard let entry = engine.entries[id], entry.kind == .run || entry.kind == .cross else { return nil }
             return (entry, entry.deleted ? nil : ActivitySummary(entryID: id, kind: entry.kind, doc: entry.doc))
@@ -26,18 +73,17 @@ public enum DuplicateService {
         let live = touched.compactMap(\.1)
 
         // Candidates: activities near in time, or sharing an external id, plus their groups' members.
-        var statements: [SQL] = []
-        if let record = DuplicateStore.recordSourcesStatement(live, athleteID: athleteID) { statements.append(record) }
         let keys = Set(live.flatMap(\.externalKeys))
         let starts = live.map(\.startMillis)
-        statements.append(DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: starts))
-        if !keys.isEmpty { statements += DuplicateStore.keyedActivitiesStatements(withKeys: keys, athleteID: athleteID) }
-        // Groups and unlinked pairs of every entry the searches may return (a superset of the
-        // candidates, narrowed below), so they need no round trip of their own.
         let touchedIDs = Set(touched.map(\.0.entryID))
-        statements += DuplicateStore.groupsAndUnlinksStatements(
-            nearStarts: starts, withKeys: keys, including: touched.map(\.0.entryID), athleteID: athleteID)
-        var found = try connection.pipeline(statements).suffix(keys.isEmpty ? 3 : 5).makeIterator()
+        let searchedKeys: Set<String>
+        var found: IndexingIterator<[QueryResult]>
+        if let prefetched, prefetched.covers(starts: starts, keys: keys, ids: touchedIDs) {
+            (searchedKeys, found) = (prefetched.keys, prefetched.results.makeIterator())
+        } else {
+            let statements = searchStatements(startingNear: starts, withKeys: keys, including: touched.map(\.0.entryID), athleteID: athleteID)
+            (searchedKeys, found) = (keys, try connection.pipeline(statements).makeIterator())
+        }
         var summaries: [UUID: ActivitySummary] = [:]
         // The range scan covers the push's whole span: keep what starts near one of its activities.
         let liveStarts = live.map(\.startMillis).sorted()
@@ -52,8 +98,8 @@ public enum DuplicateService {
         for summary in try DuplicateStore.decodeActivities(found.next()!) where isNearLiveStart(summary.startMillis) {
             summaries[summary.entryID] = summary
         }
-        if !keys.isEmpty {
-            for summary in try DuplicateStore.decodeKeyedActivities(sources: found.next()!, activities: found.next()!) {
+        if !searchedKeys.isEmpty {
+            for summary in try DuplicateStore.decodeKeyedActivities(sources: found.next()!, activities: found.next()!, keeping: keys) {
                 summaries[summary.entryID] = summary
             }
         }
@@ -167,7 +213,8 @@ public enum DuplicateService {
             groups.append(DuplicateStore.GroupRow(id: groupID, members: sorted, primary: primary, reason: reason, seq: engine.allocateSeq()))
             for old in existing where old != groupID { dissolved.append((old, engine.allocateSeq())) }
         }
-        var writes = DuplicateStore.saveGroupsStatements(groups, athleteID: athleteID)
+        var writes = DuplicateStore.recordSourcesStatement(live, athleteID: athleteID).map { [$0] } ?? []
+        writes += DuplicateStore.saveGroupsStatements(groups, athleteID: athleteID)
         for (old, seq) in dissolved {
             writes += DuplicateStore.dissolveStatements(old, seq: seq, athleteID: athleteID)
         }

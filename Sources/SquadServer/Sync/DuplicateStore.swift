@@ -89,13 +89,16 @@ public enum DuplicateStore {
         ]
     }
 
-    /// Decodes the two results of `keyedActivitiesStatements`.
-    static func decodeKeyedActivities(sources: QueryResult, activities: QueryResult) throws -> [ActivitySummary] {
+    /// Decodes the two results of `keyedActivitiesStatements`; with `keeping`, only the
+    /// activities sharing one of those keys (the statements may have searched for more).
+    static func decodeKeyedActivities(sources: QueryResult, activities: QueryResult, keeping kept: Set<String>? = nil) throws -> [ActivitySummary] {
         var keysByEntry: [UUID: Set<String>] = [:]
         for row in sources {
-            keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(try row.decode(String.self, at: 1))
+            let key = try row.decode(String.self, at: 1)
+            if let kept, !kept.contains(key) { continue }
+            keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(key)
         }
-        return try decode(activities, keys: keysByEntry)
+        return try decode(activities, keys: keysByEntry).filter { kept == nil || keysByEntry[$0.entryID] != nil }
     }
 
     /// Live activities sharing one of `keys`, on their own (a push pipelines the statements).

@@ -16,13 +16,16 @@ public enum PushService {
         let athleteID = device.athleteID
         let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
         // One round trip: the lock first (the reads after it see every push it waited for),
-        // then what the ops were already answered with and the entries they touch.
+        // then what the ops were already answered with, the entries they touch, and the
+        // duplicate searches for the activities they create.
+        var prefetch = DuplicateService.Prefetch(push, athleteID: athleteID)
         let reads = try connection.pipeline([
             EntryStore.lockHeadStatement(athleteID: athleteID, indexScansOnly: true),
             OpLogStore.resultsStatement(of: push.ops.map(\.opID), athleteID: athleteID),
             EntryStore.loadStatement(entryIDs, athleteID: athleteID),
             EntryStore.conflictsStatement(ofEntries: entryIDs, athleteID: athleteID),
-        ])
+        ] + (prefetch?.statements ?? []))
+        prefetch?.results = Array(reads.dropFirst(4))
         let head = try EntryStore.decodeHead(reads[0])
         let done = try OpLogStore.decodeResults(reads[1])
         var engine = MergeEngine(
@@ -70,7 +73,7 @@ public enum PushService {
         // Every write in one round trip, the COMMIT's (or the next statement's, when the
         // caller goes on): groups, entries, conflicts, the op log, the counter.
         let written: MergeEngine? = isolatingOps ? engine : nil
-        var writes = try DuplicateService.link(&engine, athleteID: athleteID, on: connection)
+        var writes = try DuplicateService.link(&engine, athleteID: athleteID, prefetched: prefetch, on: connection)
         writes += writeStatements(engine, since: written, athleteID: athleteID)
         if let record = OpLogStore.recordStatement(fresh, deviceID: device.id, athleteID: athleteID) { writes.append(record) }
         writes.append(EntryStore.saveHeadStatement(athleteID: athleteID, lastSeq: engine.lastSeq, serverHLC: engine.serverHLC, syncedDevice: device.id))

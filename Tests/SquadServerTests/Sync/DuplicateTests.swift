@@ -134,4 +134,30 @@ struct DuplicateTests {
         #expect(remaining == phoneRun)
         await fixture.close()
     }
+
+    @Test("an edit that makes a stored run a duplicate links it, also when the same push creates an activity elsewhere (the searches read ahead for the creates do not cover it)")
+    func editLinksBeyondTheCreates() async throws {
+        let fixture = try await SyncFixture.make()
+        let (watchRun, phoneRun, evening) = (UUID(), UUID(), UUID())
+        try await fixture.application().test(.router) { client in
+            let token = fixture.tokens["ana-watch"]!
+            // Distances 40 % apart: only a possible duplicate, not linked.
+            _ = try await client.push([
+                SyncFixture.createOp(watchRun, at: 0, body: Self.activity(start: "2026-06-01T06:00:00.000Z", end: "2026-06-01T06:50:00.000Z", km: 10_000, device: "watch")),
+                SyncFixture.createOp(phoneRun, at: 1, body: Self.activity(start: "2026-06-01T06:00:20.000Z", end: "2026-06-01T06:50:00.000Z", km: 14_000, device: "phone")),
+            ], token: token)
+            #expect(try await counted(fixture) == 2)
+            // The phone's distance corrected, in a push that also records an evening run.
+            let edit = try await client.push([
+                SyncFixture.createOp(evening, at: 2, body: Self.activity(start: "2026-06-01T18:00:00.000Z", end: "2026-06-01T18:30:00.000Z", km: 5000, device: "watch")),
+                SyncFixture.patchOp(phoneRun, base: 1, at: 3, set: ["body.distance_m": .int(10_100)]),
+            ], token: token)
+            #expect(edit.json?["results"]?.arrayValue?.map { $0["status"] } == [.string("applied"), .string("applied")])
+            let (changes, _) = try await client.pullAll(token: token)
+            let link = try #require(changes.last { $0["type"] == .string("link") })
+            #expect(Set(link["members"]?.arrayValue?.compactMap(\.stringValue) ?? []) == [watchRun.uuidString.lowercased(), phoneRun.uuidString.lowercased()])
+        }
+        #expect(try await counted(fixture) == 2, "the pair once, the evening run once")
+        await fixture.close()
+    }
 }
