@@ -281,7 +281,14 @@ public struct EmbeddedCluster: Sendable {
             // for seconds, which on a small server already busy with pushes queued requests for
             // seconds (coach bench push: p99 over 100 ms). Migration 0016 sets the same on the
             // push tables, for servers that are not embedded.
-            lines += ["max_connections = 100", "autovacuum_vacuum_cost_delay = 10ms"]
+            //
+            // Shared buffers: a quarter of the memory, at least PostgreSQL's default 128 MB and
+            // at most 1 GB (a squad's whole history fits). With the default, a server taking
+            // pushes evicts dirty pages into the kernel's cache all the time; the kernel writes
+            // them back in bursts, and a commit's WAL flush waited behind one for 100-300 ms
+            // (the slow-statement log during coach bench push: every backend's COMMIT at once,
+            // in 3 of 4 runs; none in 4 runs with 1 GB). ALTER SYSTEM still overrides both.
+            lines += ["max_connections = 100", "autovacuum_vacuum_cost_delay = 10ms", "shared_buffers = \(Self.sharedBuffersMegabytes())MB"]
         } else {
             // Throwaway test clusters: many tests at once, each with pools of its own.
             lines += ["max_connections = 300", "fsync = off", "synchronous_commit = off", "full_page_writes = off"]
@@ -291,6 +298,11 @@ public struct EmbeddedCluster: Sendable {
         if let serverUser = configuration.serverUser, serverUser != currentUserName(), let account = getpwnam(serverUser) {
             chown(path, account.pointee.pw_uid, account.pointee.pw_gid)
         }
+    }
+
+    /// The embedded server's shared buffers in MB: a quarter of `memory`, within 128...1024.
+    public static func sharedBuffersMegabytes(memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> Int {
+        Int(min(1024, max(128, memory / 4 / 1_048_576)))
     }
 
     private func runAsServerUser(_ executable: String, _ arguments: [String]) throws -> Subprocess.Outcome {

@@ -47,6 +47,8 @@ struct EmbeddedClusterTests {
         #expect(encoding == "UTF8")
         let listen = try connection.query("SHOW listen_addresses")[0].decode(String.self, at: 0)
         #expect(listen == "")
+        let buffers = try connection.query("SELECT setting::int8 * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")[0].decode(Int.self, at: 0)
+        #expect(buffers == EmbeddedCluster.sharedBuffersMegabytes(), "a durable cluster sizes its shared buffers from the memory")
 
         #expect(try cluster.stop() == true)
         #expect(cluster.status() == .stopped)
@@ -85,6 +87,14 @@ struct EmbeddedClusterTests {
         #expect(cluster.status() == .stale(pid: 1))
         #expect(try cluster.start() == true)
         #expect(try count(cluster) == 1)
+    }
+
+    @Test("shared buffers are a quarter of the memory, within PostgreSQL's default 128 MB and 1 GB")
+    func sharedBuffers() {
+        let mebibyte: UInt64 = 1_048_576
+        #expect(EmbeddedCluster.sharedBuffersMegabytes(memory: 256 * mebibyte) == 128)
+        #expect(EmbeddedCluster.sharedBuffersMegabytes(memory: 2048 * mebibyte) == 512)
+        #expect(EmbeddedCluster.sharedBuffersMegabytes(memory: 24 * 1024 * mebibyte) == 1024)
     }
 
     @Test("the URL is one libpq and psql accept, with the socket folder percent-encoded")
