@@ -47,13 +47,12 @@ public enum DuplicateService {
         }
     }
 
-    /// The searches for activities starting near `starts` or sharing one of `keys`, and the
-    /// groups and unlinked pairs of every entry they may return and of `ids` (a superset of
-    /// the candidates, which `link` narrows).
+    /// The searches for activities starting near `starts` or sharing one of `keys` (each found
+    /// activity with its group), the groups of `ids`, and the athlete's unlinked pairs.
     static func searchStatements(startingNear starts: [Int64], withKeys keys: Set<String>, including ids: [UUID], athleteID: Int64) -> [SQL] {
         var statements = [DuplicateStore.activitiesStatement(athleteID: athleteID, startingNear: starts)]
         if !keys.isEmpty { statements += DuplicateStore.keyedActivitiesStatements(withKeys: keys, athleteID: athleteID) }
-        return statements + DuplicateStore.groupsAndUnlinksStatements(nearStarts: starts, withKeys: keys, including: ids, athleteID: athleteID)
+        return statements + [DuplicateStore.membershipStatement(of: ids, athleteID: athleteID), DuplicateStore.unlinkedPairsStatement(athleteID: athleteID)]
     }
 
     /// Re-examines the activities the engine changed in this push and returns the writes
@@ -85,6 +84,7 @@ public enum DuplicateService {
             (searchedKeys, found) = (keys, try connection.pipeline(statements).makeIterator())
         }
         var summaries: [UUID: ActivitySummary] = [:]
+        var membership: [UUID: UUID] = [:]
         // The range scan covers the push's whole span: keep what starts near one of its activities.
         let liveStarts = live.map(\.startMillis).sorted()
         func isNearLiveStart(_ millis: Int64) -> Bool {
@@ -95,21 +95,24 @@ public enum DuplicateService {
             }
             return low < liveStarts.count && liveStarts[low] <= millis + 600_000
         }
-        for summary in try DuplicateStore.decodeActivities(found.next()!) where isNearLiveStart(summary.startMillis) {
-            summaries[summary.entryID] = summary
-        }
+        var searched = try DuplicateStore.decodeActivities(found.next()!).filter { isNearLiveStart($0.summary.startMillis) }
         if !searchedKeys.isEmpty {
-            for summary in try DuplicateStore.decodeKeyedActivities(sources: found.next()!, activities: found.next()!, keeping: keys) {
-                summaries[summary.entryID] = summary
-            }
+            searched += try DuplicateStore.decodeKeyedActivities(sources: found.next()!, activities: found.next()!, keeping: keys)
         }
+        for candidate in searched {
+            summaries[candidate.summary.entryID] = candidate.summary
+            membership[candidate.summary.entryID] = candidate.group
+        }
+        for (id, group) in try DuplicateStore.decodeMembership(found.next()!) where touchedIDs.contains(id) {
+            membership[id] = group
+        }
+        let unlinkedRows = found.next()!
         for (entry, summary) in touched {
             summaries[entry.entryID] = summary  // this push's state is newer than the table's
             if summary == nil { summaries.removeValue(forKey: entry.entryID) }
         }
-        let candidateIDs = Array(summaries.keys)
-        var membership = try DuplicateStore.decodeMembership(found.next()!).filter { summaries[$0.key] != nil || touchedIDs.contains($0.key) }
-        var unlinked = try DuplicateStore.decodeUnlinkedPairs(found.next()!, among: summaries)
+        let candidateCount = summaries.count
+        var unlinked = try DuplicateStore.decodeUnlinkedPairs(unlinkedRows, among: summaries)
         if !membership.isEmpty {
             // Existing groups bring their other members in, and with them more possible unlinks.
             for (id, members) in try DuplicateStore.members(ofGroups: Set(membership.values), athleteID: athleteID, on: connection) {
@@ -121,9 +124,8 @@ public enum DuplicateService {
             for summary in try DuplicateStore.activities(ids: Array(missing), athleteID: athleteID, on: connection) {
                 summaries[summary.entryID] = summary
             }
-            if summaries.count != candidateIDs.count {
-                unlinked = try DuplicateStore.decodeUnlinkedPairs(
-                    connection.query(DuplicateStore.unlinkedPairsStatement(among: Array(summaries.keys), athleteID: athleteID)))
+            if summaries.count != candidateCount {
+                unlinked = try DuplicateStore.decodeUnlinkedPairs(unlinkedRows, among: summaries)
             }
         }
 

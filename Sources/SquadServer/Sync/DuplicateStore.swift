@@ -24,7 +24,19 @@ public enum DuplicateStore {
                (SELECT count(*) FROM jsonb_object_keys(e.doc->'body'))::int8
                  + CASE jsonb_typeof(e.doc->'body'->'splits') WHEN 'array' THEN jsonb_array_length(e.doc->'body'->'splits') ELSE 0 END
         """
-    private static let selectActivities: SQL = activityColumns + " FROM entries e"
+    /// With each activity's active group, if any: a lookup per found row (a subquery, not a
+    /// join, so no statistics can turn it into a read of all the athlete's memberships, as a
+    /// hash join was planned in coach bench push; 0.01 ms more planning against 0.05 for the join).
+    private static let selectActivities: SQL = activityColumns + """
+        , (SELECT m.group_id FROM duplicate_members m WHERE m.athlete_id = e.athlete_id AND m.entry_id = e.entry_id)
+        FROM entries e
+        """
+
+    /// An activity found by a search, with the group it is a member of.
+    struct Candidate {
+        var summary: ActivitySummary
+        var group: UUID?
+    }
 
     /// Live activities that may start within 10 minutes of one of `starts` (the widest
     /// start gap the rule accepts): one range scan from the first window to the last, which
@@ -34,7 +46,7 @@ public enum DuplicateStore {
         selectActivities + windowSearch(athleteID: athleteID, startingNear: starts)
     }
 
-    static func decodeActivities(_ rows: QueryResult) throws -> [ActivitySummary] {
+    static func decodeActivities(_ rows: QueryResult) throws -> [Candidate] {
         try decode(rows, keys: [:])
     }
 
@@ -91,20 +103,20 @@ public enum DuplicateStore {
 
     /// Decodes the two results of `keyedActivitiesStatements`; with `keeping`, only the
     /// activities sharing one of those keys (the statements may have searched for more).
-    static func decodeKeyedActivities(sources: QueryResult, activities: QueryResult, keeping kept: Set<String>? = nil) throws -> [ActivitySummary] {
+    static func decodeKeyedActivities(sources: QueryResult, activities: QueryResult, keeping kept: Set<String>? = nil) throws -> [Candidate] {
         var keysByEntry: [UUID: Set<String>] = [:]
         for row in sources {
             let key = try row.decode(String.self, at: 1)
             if let kept, !kept.contains(key) { continue }
             keysByEntry[try row.decode(UUID.self, at: 0), default: []].insert(key)
         }
-        return try decode(activities, keys: keysByEntry).filter { kept == nil || keysByEntry[$0.entryID] != nil }
+        return try decode(activities, keys: keysByEntry).filter { kept == nil || keysByEntry[$0.summary.entryID] != nil }
     }
 
     /// Live activities sharing one of `keys`, on their own (a push pipelines the statements).
     public static func keyedActivities(withKeys keys: Set<String>, athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
         let results = try connection.pipeline(keyedActivitiesStatements(withKeys: keys, athleteID: athleteID))
-        return try decodeKeyedActivities(sources: results[0], activities: results[1])
+        return try decodeKeyedActivities(sources: results[0], activities: results[1]).map(\.summary)
     }
 
     /// The plan PostgreSQL picks for the entries of `keyedActivitiesStatements`, as run in a
@@ -119,22 +131,27 @@ public enum DuplicateStore {
     static func activities(ids: [UUID], athleteID: Int64, on connection: Connection) throws -> [ActivitySummary] {
         guard !ids.isEmpty else { return [] }
         return try decode(connection.query("\(selectActivities) WHERE e.athlete_id = \(athleteID) AND NOT e.deleted AND e.entry_id = ANY(\(ids))"), keys: [:])
+            .map(\.summary)
     }
 
-    private static func decode(_ rows: QueryResult, keys: [UUID: Set<String>]) throws -> [ActivitySummary] {
+    private static func decode(_ rows: QueryResult, keys: [UUID: Set<String>]) throws -> [Candidate] {
         try rows.compactMap { row in
-            let (id, kind, sport, start, endText, elapsed, distance, device, method, score) =
-                try row.decode((UUID, String, String, Int64?, String?, Double?, Double?, String, String, Int).self)
+            let (id, kind, sport, start, endText, elapsed, distance, device, method, score, group) =
+                try row.decode((UUID, String, String, Int64?, String?, Double?, Double?, String, String, Int, UUID?).self)
             guard let start else { return nil }
             let end = endText.flatMap { ISOInstant.parseMillis($0) } ?? elapsed.map { start + Int64($0 * 1000) }
             guard let end, end > start else { return nil }
-            return ActivitySummary(
+            return Candidate(summary: ActivitySummary(
                 entryID: id, sportFamily: kind == "run" ? "run" : (sport.isEmpty ? "cross" : sport), startMillis: start, endMillis: end,
-                distanceMeters: distance, externalKeys: keys[id] ?? [], deviceType: device, recordingMethod: method, dataScore: score)
+                distanceMeters: distance, externalKeys: keys[id] ?? [], deviceType: device, recordingMethod: method, dataScore: score), group: group)
         }
     }
 
-    /// Entry id -> active group id, from `groupsAndUnlinksStatements`.
+    /// Entry id -> active group id, for these entries.
+    static func membershipStatement(of ids: [UUID], athleteID: Int64) -> SQL {
+        "SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(\(ids))"
+    }
+
     static func decodeMembership(_ rows: QueryResult) throws -> [UUID: UUID] {
         var result: [UUID: UUID] = [:]
         for row in rows {
@@ -154,10 +171,6 @@ public enum DuplicateStore {
         return result
     }
 
-    static func unlinkedPairsStatement(among ids: [UUID], athleteID: Int64) -> SQL {
-        "SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID) AND entry_a = ANY(\(ids)) AND entry_b = ANY(\(ids))"
-    }
-
     /// The pairs, or only those with both entries in `among` when it is given.
     static func decodeUnlinkedPairs(_ rows: QueryResult, among candidates: [UUID: ActivitySummary]? = nil) throws -> Set<DuplicateService.Pair> {
         var pairs: Set<DuplicateService.Pair> = []
@@ -169,23 +182,10 @@ public enum DuplicateStore {
         return pairs
     }
 
-    /// The memberships and the unlinked pairs (`unlinkedPairsStatement`) of every entry the window search
-    /// and the search by external id can return, plus `ids`: sent in the searches' own
-    /// pipeline, before their results are known. The caller keeps the rows of its candidates.
-    /// The ids go in as one array (an InitPlan), read once whatever the plan.
-    static func groupsAndUnlinksStatements(nearStarts starts: [Int64], withKeys keys: Set<String>, including ids: [UUID], athleteID: Int64) -> [SQL] {
-        var searched: SQL = "SELECT e.entry_id FROM entries e " + windowSearch(athleteID: athleteID, startingNear: starts)
-            + " UNION ALL SELECT unnest(\(ids))"
-        if !keys.isEmpty {
-            searched = searched + " UNION ALL SELECT entry_id FROM entry_sources WHERE athlete_id = \(athleteID) AND external_key = ANY(\(keys.sorted())::text[])"
-        }
-        return [
-            "SELECT entry_id, group_id FROM duplicate_members WHERE athlete_id = \(athleteID) AND entry_id = ANY(ARRAY(\(searched)))",
-            """
-            SELECT u.entry_a, u.entry_b FROM (SELECT ARRAY(\(searched)) AS ids) s, duplicate_unlinks u
-            WHERE u.athlete_id = \(athleteID) AND u.entry_a = ANY(s.ids) AND u.entry_b = ANY(s.ids)
-            """,
-        ]
+    /// Every pair of the athlete's activities a person unlinked: few (one per unlinked pair of
+    /// a group, by hand), so read whole and narrowed by the caller, in the searches' pipeline.
+    static func unlinkedPairsStatement(athleteID: Int64) -> SQL {
+        "SELECT entry_a, entry_b FROM duplicate_unlinks WHERE athlete_id = \(athleteID)"
     }
 
     struct GroupRow {
