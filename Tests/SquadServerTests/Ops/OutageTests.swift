@@ -60,13 +60,14 @@ struct OutageTests {
         #expect(all.allSatisfy { $0.status == 200 || $0.status == 503 }, "never a 500 or a hang: \(statuses) \(all.first { $0.status != 200 && $0.status != 503 }?.text ?? "")")
         #expect(all.filter { $0.status == 503 }.allSatisfy { ($0.retryAfter.flatMap(Int.init) ?? 0) >= 1 }, "every 503 says when to retry")
         #expect(readyDuringOutage.withLock { $0 } == 503, "/readyz is false while the database is down")
-        // Nobody waits for the database to come back: every push started while it was down
-        // is answered well inside the outage (half of it; the daemon answers in milliseconds,
-        // the rest is this process starved on 2 cores by the parallel suite).
+        // Nobody waits for the database to come back: every push started while it was down,
+        // 5 s or more before it came back, is answered before it came back, and the daemon
+        // spends milliseconds on each 503 (its own request log, checked below). What this
+        // process sees is only printed: starved on 2 cores by the parallel suite, it once took
+        // 5.2 s to read answers the daemon had given at once.
         let startedDown = all.filter { $0.started >= stopped && $0.started < back - 5 }
         let worst = startedDown.map(\.latency).max() ?? 0
         #expect(!startedDown.isEmpty)
-        #expect(worst < 5, "answered without waiting for the database: worst \(worst) s")
         #expect(startedDown.allSatisfy { $0.finished < back }, "answered before the database came back")
         // Recovery: the first push started after the restart that succeeded.
         let firstOK = try #require(all.first { $0.started >= back && $0.status == 200 }, "service resumed")
@@ -92,11 +93,20 @@ struct OutageTests {
         #expect(log.contains("cannot reach the database") && log.contains("reachable again"), "the outage and the recovery are logged")
         let notJSON = log.split(separator: "\n").filter { (try? StrictJSON.parse(String($0))) == nil }
         #expect(notJSON.isEmpty, "--log-format json writes only JSON lines: \(notJSON.prefix(3))")
+        var refused: [Double] = []
+        for line in log.split(separator: "\n") {
+            guard let entry = try? StrictJSON.parse(String(line)), entry["message"] == .string("request"),
+                  entry["path"] == .string("/v1/sync/push"), entry["status"] == .string("503"),
+                  let text = entry["ms"]?.stringValue, let milliseconds = Double(text) else { continue }
+            refused.append(milliseconds)
+        }
+        let slowest = refused.max() ?? Double.infinity
+        #expect(refused.count >= during.count && slowest < 1000, "the daemon answered each push with a 503 at once: \(refused.count) logged, slowest \(slowest) ms")
 
         let rejected = all.filter { $0.status == 503 }.count
         print("""
             OUTAGE FIGURES: database down \(String(format: "%.1f", back - stopped)) s (\(String(format: "%.1f", back - down)) s from the stop command); \(all.count) pushes in all, \(during.count) started while down, \
-            \(rejected) answered 503 (\(statuses)); worst latency while down \(String(format: "%.0f", worst * 1000)) ms; \
+            \(rejected) answered 503 (\(statuses)); worst latency while down \(String(format: "%.0f", worst * 1000)) ms as this process saw it, \(String(format: "%.0f", slowest)) ms in the daemon; \
             first success \(String(format: "%.2f", recovery)) s after the database came back
             """)
     }
