@@ -62,7 +62,7 @@ struct OutageTests {
         #expect(readyDuringOutage.withLock { $0 } == 503, "/readyz is false while the database is down")
         // Nobody waits for the database to come back: every push started while it was down,
         // 5 s or more before it came back, is answered before it came back, and the daemon
-        // spends milliseconds on each 503 (its own request log, checked below). What this
+        // spends well under half the outage on each 503 (its own request log, checked below). What this
         // process sees is only printed: starved on 2 cores by the parallel suite, it once took
         // 5.2 s to read answers the daemon had given at once.
         let startedDown = all.filter { $0.started >= stopped && $0.started < back - 5 }
@@ -101,7 +101,9 @@ struct OutageTests {
             refused.append(milliseconds)
         }
         let slowest = refused.max() ?? Double.infinity
-        #expect(refused.count >= during.count && slowest < 1000, "the daemon answered each push with a 503 at once: \(refused.count) logged, slowest \(slowest) ms")
+        // Half the outage: a daemon that waited for the database would take the rest of it. (It
+        // answers in milliseconds; starved by the parallel suite in CI it once took 354 ms.)
+        #expect(refused.count >= during.count && slowest < 5000, "the daemon answered each push with a 503 at once: \(refused.count) logged, slowest \(slowest) ms")
 
         let rejected = all.filter { $0.status == 503 }.count
         print("""
