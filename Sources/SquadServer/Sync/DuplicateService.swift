@@ -13,8 +13,8 @@ public enum DuplicateService {
     /// The duplicate searches of a push, sent with its first reads, before the merge, from
     /// what its creates say: their activities' starts and external ids, and the entry ids of
     /// all its ops. `link` uses the results when the merged activities fall inside them (a
-    /// push of new activities, the usual kind) and searches again otherwise (an edit that
-    /// moves an activity, a patch of one): the same rows either way, one round trip less.
+    /// push of new activities, the usual kind) and searches again otherwise (a patch of a
+    /// stored activity outside the creates' span): the same rows either way, one round trip less.
     public struct Prefetch: Sendable {
         let low: Int64
         let high: Int64
