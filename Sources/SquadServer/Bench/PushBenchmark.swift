@@ -292,7 +292,7 @@ public enum PushBenchmark {
         let (p50, p99, errors, count) = latencies.summary()
         let (worstSecond, worstP99) = latencies.worstSecond()
         let busyShare = cpuAfter.total > cpuBefore.total ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total) : 0
-        let seconds = Double(latencyElapsed.components.seconds) + Double(latencyElapsed.components.attoseconds) / 1e18
+        let seconds = milliseconds(latencyElapsed) / 1000
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         return Result(
             machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
@@ -318,7 +318,7 @@ public enum PushBenchmark {
         let started = ContinuousClock.now
         try await body()
         let elapsed = ContinuousClock.now - started
-        return Double(rows) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Double(rows) / (milliseconds(elapsed) / 1000)
     }
 
     static func post(_ body: ByteBuffer, token: String, url: String, client: HTTPClient) async throws -> Int {

@@ -171,12 +171,12 @@ public enum DuplicateStore {
         return result
     }
 
-    /// The pairs, or only those with both entries in `among` when it is given.
-    static func decodeUnlinkedPairs(_ rows: QueryResult, among candidates: [UUID: ActivitySummary]? = nil) throws -> Set<DuplicateService.Pair> {
+    /// The pairs with both entries among `candidates`.
+    static func decodeUnlinkedPairs(_ rows: QueryResult, among candidates: [UUID: ActivitySummary]) throws -> Set<DuplicateService.Pair> {
         var pairs: Set<DuplicateService.Pair> = []
         for row in rows {
             let (a, b) = try row.decode((UUID, UUID).self)
-            if let candidates, candidates[a] == nil || candidates[b] == nil { continue }
+            if candidates[a] == nil || candidates[b] == nil { continue }
             pairs.insert(DuplicateService.Pair(a, b))
         }
         return pairs
