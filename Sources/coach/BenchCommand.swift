@@ -77,6 +77,9 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "slowest second of the latency phase: second %d, p99 %.1f ms", result.latencyWorstSecond, result.latencyWorstSecondP99Milliseconds))
             print(String(format: "machine busy during the latency phase: %.0f %% of %d cores, %.1f core-ms per request (server, PostgreSQL and client)",
                          result.latencyCPUBusy * 100, ProcessInfo.processInfo.activeProcessorCount, result.latencyCPUMillisecondsPerRequest))
+            print(String(format: "ceiling, a bare commit alongside (one row, no HTTP, every 20 ms): p50 %.1f ms, p99 %.1f ms, slowest %.1f ms in second %d, over %d commits, %d errors",
+                         result.commitProbeP50Milliseconds, result.commitProbeP99Milliseconds, result.commitProbeWorstMilliseconds,
+                         result.commitProbeWorstSecond, result.commitProbeCount, result.commitProbeErrors))
         }
     }
 

@@ -63,6 +63,15 @@ public enum PushBenchmark {
         public var latencyCPUBusy: Double
         /// Core-milliseconds the machine spent per latency request: the fixed cost of a small push.
         public var latencyCPUMillisecondsPerRequest: Double
+        /// The latency ceiling: a bare durable commit (one row, no HTTP) every 20 ms alongside
+        /// the latency phase. No push commits faster than this, so its p99 and worst say how much
+        /// of the push p99 is the disk's WAL flush at that moment rather than the server.
+        public var commitProbeCount: Int
+        public var commitProbeErrors: Int
+        public var commitProbeP50Milliseconds: Double
+        public var commitProbeP99Milliseconds: Double
+        public var commitProbeWorstMilliseconds: Double
+        public var commitProbeWorstSecond: Int
 
         enum CodingKeys: String, CodingKey {
             case machine, rows
@@ -82,6 +91,12 @@ public enum PushBenchmark {
             case latencyWorstSecondP99Milliseconds = "latency_worst_second_p99_ms"
             case latencyCPUBusy = "latency_cpu_busy"
             case latencyCPUMillisecondsPerRequest = "latency_cpu_ms_per_request"
+            case commitProbeCount = "commit_probe_count"
+            case commitProbeErrors = "commit_probe_errors"
+            case commitProbeP50Milliseconds = "commit_probe_p50_ms"
+            case commitProbeP99Milliseconds = "commit_probe_p99_ms"
+            case commitProbeWorstMilliseconds = "commit_probe_worst_ms"
+            case commitProbeWorstSecond = "commit_probe_worst_second"
         }
     }
 
@@ -268,8 +283,12 @@ public enum PushBenchmark {
             return ByteBuffer(string: JSONValue.object(["protocol": .int(1), "ops": .array(ops)]).canonicalText)
         }
         let latencies = LatencyRecorder()
+        let commits = LatencyRecorder()
+        try await pool.withConnection { try $0.execute("CREATE TABLE IF NOT EXISTS squadsync_bench_commit_probe (n int NOT NULL)") }
         let cpuBefore = cpuTimes()
         let started = ContinuousClock.now
+        let probe = Task { await probeCommits(pool: pool, into: commits, since: started) }
+        defer { probe.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (request, body) in smallBodies.enumerated() {
                 let due = started + .milliseconds(Int64(Double(request) * interval * 1000))
@@ -286,6 +305,10 @@ public enum PushBenchmark {
         }
         let cpuAfter = cpuTimes()
         let latencyElapsed = ContinuousClock.now - started
+        probe.cancel()
+        await probe.value
+        let probed = commits.summary()
+        let (probeWorst, probeWorstSecond) = commits.maximum()
         try await client.shutdown()
         await group.triggerGracefulShutdown()
         _ = try? await server.value
@@ -298,7 +321,22 @@ public enum PushBenchmark {
             machine: machine(), rows: total, copyRowsPerSecond: copyRate, unnestRowsPerSecond: unnestRate, pushOpsPerSecond: pushRate,
             pushToCopyRatio: pushRate / copyRate, pushToUnnestRatio: pushRate / unnestRate, latencyTargetOpsPerSecond: target,
             latencyDevices: latencyTokens.count, latencyBatchSize: small, latencyRequests: count, latencyP50Milliseconds: p50, latencyP99Milliseconds: p99, latencyErrors: errors,
-            latencyWorstSecond: worstSecond, latencyWorstSecondP99Milliseconds: worstP99, latencyCPUBusy: busyShare, latencyCPUMillisecondsPerRequest: count > 0 ? busyShare * cores * seconds * 1000 / Double(count) : 0)
+            latencyWorstSecond: worstSecond, latencyWorstSecondP99Milliseconds: worstP99, latencyCPUBusy: busyShare, latencyCPUMillisecondsPerRequest: count > 0 ? busyShare * cores * seconds * 1000 / Double(count) : 0,
+            commitProbeCount: probed.count, commitProbeErrors: probed.errors, commitProbeP50Milliseconds: probed.p50, commitProbeP99Milliseconds: probed.p99,
+            commitProbeWorstMilliseconds: probeWorst, commitProbeWorstSecond: probeWorstSecond)
+    }
+
+    /// Inserts one row and commits (a WAL flush, as every push's COMMIT) every 20 ms until
+    /// cancelled, recording how long each took; a failed commit counts as an error.
+    static func probeCommits(pool: ConnectionPool, into recorder: LatencyRecorder, since started: ContinuousClock.Instant) async {
+        var due = started
+        while !Task.isCancelled {
+            let sent = ContinuousClock.now
+            let ok = (try? await pool.withConnection { try $0.execute("INSERT INTO squadsync_bench_commit_probe VALUES (1)") }) != nil
+            recorder.record(milliseconds(ContinuousClock.now - sent), second: Int(milliseconds(sent - started) / 1000), ok: ok)
+            due = max(due + .milliseconds(20), ContinuousClock.now)
+            do { try await Task.sleep(until: due) } catch { return }
+        }
     }
 
     /// Lets the database catch up between phases: VACUUM ANALYZE of the tables a push writes,
@@ -359,6 +397,11 @@ final class LatencyRecorder: Sendable {
             let sorted = state.latencies.map(\.milliseconds).sorted()
             return (Self.percentile(0.5, of: sorted), Self.percentile(0.99, of: sorted), state.errors, sorted.count)
         }
+    }
+
+    /// The slowest request and the second it was sent in.
+    func maximum() -> (milliseconds: Double, second: Int) {
+        state.withLock { state in state.latencies.max { $0.milliseconds < $1.milliseconds } ?? (0, 0) }
     }
 
     /// The second whose requests have the highest p99, and that p99.
