@@ -103,26 +103,46 @@ public enum DeviceStore {
         case unknown
     }
 
+    /// What a token's lookup id finds: the device, and the HMACs its secret must match.
+    public struct TokenRecord: Sendable, Equatable {
+        public var device: AuthenticatedDevice
+        public var revoked: Bool
+        public var current: Data
+        /// The token before a rotation, while its grace period lasts.
+        public var previous: Data?
+
+        /// Checks `secret` against the current HMAC, or the previous one, in constant time.
+        public func authenticate(_ secret: String, key: TokenKey) -> Authentication {
+            let matchesCurrent = key.verify(secret, against: current)
+            let matchesPrevious = previous.map { key.verify(secret, against: $0) } ?? false
+            guard matchesCurrent || matchesPrevious else { return .unknown }
+            return revoked ? .revoked : .valid(device)
+        }
+    }
+
     /// Finds the device by the token's lookup id, then checks its secret against the stored
     /// HMAC (or, inside a rotation's grace period, the previous one) in constant time.
     /// Legacy tokens (no lookup id) are found by their SHA-256. Both lookups are SECURITY
     /// DEFINER functions (migration 0013): they run before any row-level scope is known.
     public static func authenticate(token: String, key: TokenKey, on connection: Connection) throws -> Authentication {
-        let row: Row
         if let parts = DeviceToken.parse(token) {
-            guard let found = try connection.query("SELECT * FROM squadsync_device_by_lookup(\(parts.lookup))").first else { return .unknown }
-            let (current, previous) = try (found.decode(Data.self, at: 4), found.decode(Data?.self, at: 5))
-            let matchesCurrent = key.verify(parts.secret, against: current)
-            let matchesPrevious = previous.map { key.verify(parts.secret, against: $0) } ?? false
-            guard matchesCurrent || matchesPrevious else { return .unknown }
-            row = found
-        } else {
-            let hash = DeviceToken.legacyHash(token)
-            guard let found = try connection.query("SELECT * FROM squadsync_device_by_legacy_hash(\(hash))").first else { return .unknown }
-            row = found
+            return try decodeRecord(connection.query(recordStatement(lookup: parts.lookup)))?.authenticate(parts.secret, key: key) ?? .unknown
         }
+        let hash = DeviceToken.legacyHash(token)
+        guard let row = try connection.query("SELECT * FROM squadsync_device_by_legacy_hash(\(hash))").first else { return .unknown }
         let (id, athleteID, revoked, erased) = try (row.decode(UUID.self, at: 0), row.decode(Int64.self, at: 1), row.decode(Bool.self, at: 2), row.decode(Bool.self, at: 3))
         return revoked ? .revoked : .valid(AuthenticatedDevice(id: id, athleteID: athleteID, athleteErased: erased))
+    }
+
+    /// The device a lookup id names, as a statement (to send in a pipeline).
+    public static func recordStatement(lookup: String) -> SQL {
+        "SELECT * FROM squadsync_device_by_lookup(\(lookup))"
+    }
+
+    public static func decodeRecord(_ rows: QueryResult) throws -> TokenRecord? {
+        guard let row = rows.first else { return nil }
+        let (id, athleteID, revoked, erased, current, previous) = try row.decode((UUID, Int64, Bool, Bool, Data, Data?).self)
+        return TokenRecord(device: AuthenticatedDevice(id: id, athleteID: athleteID, athleteErased: erased), revoked: revoked, current: current, previous: previous)
     }
 
     /// Records that the device was seen (and synced, for pushes).

@@ -13,11 +13,13 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///
 /// - Parameters:
 ///   - metrics: the series `GET /metrics` serves; each daemon has its own.
+///   - recentTokens: the device tokens pushes check in memory; tests look inside.
 ///   - now: the wall clock (HLC clamping); tests inject their own.
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, tokenKey: TokenKey, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
     metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0),
-    addressLimiter: RateLimiter = RateLimiter(rate: 0), trustedProxies: TrustedProxies = .loopback, now: @escaping @Sendable () -> Date = { Date() }
+    addressLimiter: RateLimiter = RateLimiter(rate: 0), trustedProxies: TrustedProxies = .loopback, recentTokens: RecentTokens = RecentTokens(),
+    now: @escaping @Sendable () -> Date = { Date() }
 ) -> some ApplicationProtocol {
     let router = Router(context: SquadRequestContext.self)
     router.add(middleware: RequestObserver(metrics: metrics))
@@ -51,7 +53,7 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, tokenKey: tokenKey, now: now).register(on: router)
+    SyncRoutes(pool: pool, logger: logger, metrics: metrics, faults: faults, tokenKey: tokenKey, recentTokens: recentTokens, now: now).register(on: router)
     CoachRoutes(pool: pool, logger: logger, tokenKey: tokenKey, now: now).register(on: router)
     routeTable.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return Application(

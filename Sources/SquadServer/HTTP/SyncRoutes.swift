@@ -13,6 +13,8 @@ struct SyncRoutes: Sendable {
     let metrics: ServerMetrics
     let faults: FaultPoints
     let tokenKey: TokenKey
+    /// Tokens that pushed lately: their pushes skip the authentication round trip.
+    let recentTokens: RecentTokens
     /// Wall clock for HLC clamping, injected so tests can move time.
     let now: @Sendable () -> Date
 
@@ -24,13 +26,19 @@ struct SyncRoutes: Sendable {
 
     /// Resolves the bearer token: 401 when missing or unknown, 403 when revoked.
     func authenticate(_ request: Request) async throws -> AuthenticatedDevice {
-        let token: String
+        let token = try bearerToken(request)
+        return try Self.device(for: await pool.withConnection { try DeviceStore.authenticate(token: token, key: tokenKey, on: $0) })
+    }
+
+    func bearerToken(_ request: Request) throws -> String {
         switch BearerToken.parse(request.headers[.authorization]) {
-        case .success(let value): token = value
+        case .success(let value): return value
         case .failure(.missing): throw APIError(.unauthorized, "missing_token", "send Authorization: Bearer <device token>")
         case .failure(.invalid): throw APIError(.unauthorized, "invalid_token", "the device token is not valid")
         }
-        let outcome = try await pool.withConnection { try DeviceStore.authenticate(token: token, key: tokenKey, on: $0) }
+    }
+
+    static func device(for outcome: DeviceStore.Authentication) throws -> AuthenticatedDevice {
         switch outcome {
         case .valid(let device): return device
         case .revoked: throw APIError(.forbidden, "device_revoked", "this device was revoked; enroll it again")
@@ -38,39 +46,75 @@ struct SyncRoutes: Sendable {
         }
     }
 
+    /// `device(for:)`, and 410 when the athlete was erased: such a device may pull, not push.
+    static func pushingDevice(for outcome: DeviceStore.Authentication) throws -> AuthenticatedDevice {
+        let device = try device(for: outcome)
+        if device.athleteErased {
+            throw APIError(.gone, "athlete_erased", "this athlete's data was erased; pull to remove it from the device")
+        }
+        return device
+    }
+
+    /// `authenticate` for a push. A token in `recentTokens` is checked in memory and comes
+    /// with a confirmation for the push's first round trip; any other is checked against
+    /// the database (and remembered when valid), before the body is read.
+    func authenticatePush(_ request: Request) async throws -> (AuthenticatedDevice, DeviceConfirmation?) {
+        let token = try bearerToken(request)
+        guard let parts = DeviceToken.parse(token) else {
+            return (try Self.pushingDevice(for: await pool.withConnection { try DeviceStore.authenticate(token: token, key: tokenKey, on: $0) }), nil)
+        }
+        if let record = recentTokens.record(lookup: parts.lookup), case .valid(let device) = record.authenticate(parts.secret, key: tokenKey), !device.athleteErased {
+            return (device, DeviceConfirmation(parts: parts, device: device, key: tokenKey, tokens: recentTokens))
+        }
+        let record = try await pool.withConnection { try DeviceStore.decodeRecord($0.query(DeviceStore.recordStatement(lookup: parts.lookup))) }
+        let outcome = record?.authenticate(parts.secret, key: tokenKey) ?? .unknown
+        if let record, case .valid = outcome { recentTokens.remember(record, lookup: parts.lookup) } else { recentTokens.forget(lookup: parts.lookup) }
+        return (try Self.pushingDevice(for: outcome), nil)
+    }
+
     func push(_ request: Request) async throws -> Response {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > PushRequest.maximumBytes {
             throw APIError(.contentTooLarge, "payload_too_large", "the body is over \(PushRequest.maximumBytes) bytes")
         }
-        let device = try await authenticate(request)
-        if device.athleteErased {
-            throw APIError(.gone, "athlete_erased", "this athlete's data was erased; pull to remove it from the device")
-        }
-        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
-        }
-        let buffer = try await request.body.collect(upTo: PushRequest.maximumBytes)
+        let (device, confirmation) = try await authenticatePush(request)
         let push: PushRequest
         do {
-            push = try PushRequest.parse(Array(buffer.readableBytesView))
-        } catch {
-            throw APIError(error.code == "too_many_ops" ? .contentTooLarge : .badRequest, error.code, error.message)
+            if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
+                throw APIError(.unsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
+            }
+            let buffer = try await request.body.collect(upTo: PushRequest.maximumBytes)
+            do {
+                push = try PushRequest.parse(Array(buffer.readableBytesView))
+            } catch {
+                throw APIError(error.code == "too_many_ops" ? .contentTooLarge : .badRequest, error.code, error.message)
+            }
+        } catch let error where confirmation != nil {
+            // Refused before the transaction could confirm the device: what the database
+            // says of the token (403, 401, 410) comes first, as it would have without memory.
+            if let outcome = try await confirmation?.refusal(pool: pool) { _ = try Self.pushingDevice(for: outcome) }
+            throw error
         }
         let nowMillis = Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
         let body: JSONValue
         let faults = self.faults
         faults.maybeCrash(at: .pushBeforeTransaction)
         do {
-            body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
-                let body = try PushService.apply(push, device: device, nowMillis: nowMillis, on: $0)
-                faults.maybeCrash(at: .pushInTransaction)
-                return body
+            do {
+                body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
+                    let body = try PushService.apply(push, device: device, nowMillis: nowMillis, confirming: confirmation, on: $0)
+                    faults.maybeCrash(at: .pushInTransaction)
+                    return body
+                }
+            } catch let error as PostgresError where error.isDataError {
+                logger.warning("a push hit a data error; retrying it op by op", metadata: ["sqlstate": "\(error.sqlState ?? "-")"])
+                body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
+                    try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, confirming: confirmation, on: $0)
+                }
             }
-        } catch let error as PostgresError where error.isDataError {
-            logger.warning("a push hit a data error; retrying it op by op", metadata: ["sqlstate": "\(error.sqlState ?? "-")"])
-            body = try await pool.withTransaction(scope: .athlete(device.athleteID)) {
-                try PushService.apply(push, device: device, nowMillis: nowMillis, isolatingOps: true, on: $0)
-            }
+        } catch let refused as DeviceConfirmation.Refused {
+            _ = try Self.pushingDevice(for: refused.outcome)
+            // The same token now names another device: refused like an unknown one.
+            throw APIError(.unauthorized, "invalid_token", "the device token is not valid")
         }
         faults.maybeCrash(at: .pushAfterCommit)
         var counts: [String: Int] = [:]

@@ -11,20 +11,23 @@ import SquadCore
 /// savepoint and rejects only the op the database refused.
 public enum PushService {
     public static func apply(
-        _ push: PushRequest, device: AuthenticatedDevice, nowMillis: Int64, isolatingOps: Bool = false, on connection: Connection
+        _ push: PushRequest, device: AuthenticatedDevice, nowMillis: Int64, isolatingOps: Bool = false,
+        confirming confirmation: DeviceConfirmation? = nil, on connection: Connection
     ) throws -> JSONValue {
         let athleteID = device.athleteID
         let entryIDs = Array(Set(push.ops.compactMap(\.entryID)))
-        // One round trip: the lock first (the reads after it see every push it waited for),
-        // then what the ops were already answered with, the entries they touch, and the
-        // duplicate searches for the activities they create.
+        // One round trip: the device's confirmation when it was authenticated from memory,
+        // the lock (the reads after it see every push it waited for), what the ops were
+        // already answered with, the entries they touch, and the duplicate searches for
+        // the activities they create.
         var prefetch = DuplicateService.Prefetch(push, athleteID: athleteID)
-        let reads = try connection.pipeline([
+        var reads = try connection.pipeline((confirmation.map { [$0.statement] } ?? []) + [
             EntryStore.lockHeadStatement(athleteID: athleteID, indexScansOnly: true),
             OpLogStore.resultsStatement(of: push.ops.map(\.opID), athleteID: athleteID),
             EntryStore.loadStatement(entryIDs, athleteID: athleteID),
             EntryStore.conflictsStatement(ofEntries: entryIDs, athleteID: athleteID),
         ] + (prefetch?.statements ?? []))
+        if let confirmation { try confirmation.check(reads.removeFirst()) }
         prefetch?.results = Array(reads.dropFirst(4))
         let head = try EntryStore.decodeHead(reads[0])
         let done = try OpLogStore.decodeResults(reads[1])
