@@ -28,7 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
         var latencyBatchSize: Int = 50
         @Option(name: .customLong("latency-rate"), help: ArgumentHelp("The latency phase's load in ops/s instead of half of the measured peak.", valueName: "ops/s"))
         var latencyRate: Double?
-        @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_555
+        @Option(help: "Local port for the benchmark's HTTP server; 0 for any free one.") var port: Int = 0
         @Option(name: .customLong("db-statement-cache"), help: ArgumentHelp("Statements each connection of the benchmark's daemon keeps prepared, 0 for none (env SQUAD_DB_STATEMENT_CACHE). Default: 256.", valueName: "n"))
         var statementCache: String?
         @Flag(help: "Keep the scratch database afterwards (to look at the data or plans).") var keep = false

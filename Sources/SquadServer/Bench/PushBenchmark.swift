@@ -28,7 +28,7 @@ public enum PushBenchmark {
         public var port: Int
 
         public init(devices: Int = 8, batchesPerDevice: Int = 12, batchSize: Int = 500, latencySeconds: Int = 10, latencyDevices: Int = 64,
-                    latencyBatchSize: Int = 50, latencyOpsPerSecond: Double? = nil, port: Int = 18_555) {
+                    latencyBatchSize: Int = 50, latencyOpsPerSecond: Double? = nil, port: Int = 0) {
             self.latencyBatchSize = latencyBatchSize
             self.latencyOpsPerSecond = latencyOpsPerSecond
             self.devices = devices
@@ -223,16 +223,32 @@ public enum PushBenchmark {
         try await settle(pool)
 
         // The real thing: HTTP in, committed in PostgreSQL.
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: requestPool, tokenKey: tokenKey, logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        // Port 0 (the default) is any free one, so that two benchmarks never answer each other's pushes.
+        let (listening, bound) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(
+            http: HTTPConfiguration(host: "127.0.0.1", port: options.port), pool: requestPool, tokenKey: tokenKey,
+            logger: Logger(label: "bench.http", factory: { _ in SwiftLogNoOpLogHandler() }),
+            onServerRunning: { channel in
+                bound.yield(channel.localAddress?.port ?? options.port)
+                bound.finish()
+            })
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let server = Task { try await group.run() }
+        let server = Task {
+            defer { bound.finish() }
+            try await group.run()
+        }
+        var ports = listening.makeAsyncIterator()
+        guard let port = await ports.next() else {
+            try await server.value  // throws why it could not listen (the port is taken, say)
+            throw PostgresError(.server, "the benchmark's HTTP server stopped before it listened on port \(options.port)")
+        }
         // One connection per device at most, as real phones would have: the client's default
         // of 8 per host would queue requests inside the client and count that as latency.
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(options.devices, options.latencyDevices))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let url = "http://127.0.0.1:\(options.port)/v1/sync/push"
-        try await waitForServer(client: client, port: options.port)
+        let url = "http://127.0.0.1:\(port)/v1/sync/push"
+        try await waitForServer(client: client, port: port)
 
         let bodies: [[ByteBuffer]] = (0..<options.devices).map { device in
             (0..<options.batchesPerDevice).map { batch in

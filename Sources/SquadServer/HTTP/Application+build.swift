@@ -15,11 +15,12 @@ struct HealthResponse: ResponseEncodable, Sendable {
 ///   - metrics: the series `GET /metrics` serves; each daemon has its own.
 ///   - recentTokens: the device tokens pushes check in memory; tests look inside.
 ///   - now: the wall clock (HLC clamping); tests inject their own.
+///   - onServerRunning: called with the listening channel (its port, when 0 was asked for).
 public func buildApplication(
     http: HTTPConfiguration, pool: ConnectionPool, tokenKey: TokenKey, database: DatabaseConfiguration = DatabaseConfiguration(), logger: Logger,
     metrics: ServerMetrics = ServerMetrics(), faults: FaultPoints = .none, rateLimiter: RateLimiter = RateLimiter(rate: 0),
     addressLimiter: RateLimiter = RateLimiter(rate: 0), trustedProxies: TrustedProxies = .loopback, recentTokens: RecentTokens = RecentTokens(),
-    now: @escaping @Sendable () -> Date = { Date() }
+    now: @escaping @Sendable () -> Date = { Date() }, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = Router(context: SquadRequestContext.self)
     router.add(middleware: RequestObserver(metrics: metrics))
@@ -63,5 +64,6 @@ public func buildApplication(
             additionalChannelHandlers: [RequestDeadlineHandler(deadline: .seconds(Int64(http.requestTimeoutSeconds)), logger: logger)],
             idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: "squadsync"),
+        onServerRunning: onServerRunning,
         logger: logger)
 }
