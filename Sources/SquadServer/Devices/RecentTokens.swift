@@ -33,8 +33,6 @@ public final class RecentTokens: Sendable {
     public func forget(lookup: String) {
         _ = records.withLock { $0.removeValue(forKey: lookup) }
     }
-
-    public var count: Int { records.withLock { $0.count } }
 }
 
 /// A device a push authenticated from memory (`RecentTokens`), to be confirmed by the
