@@ -142,7 +142,7 @@ extension BenchCommand {
         @Option(help: "Athletes in the squad.") var athletes: Int = 200
         @Option(help: "Days of history per athlete.") var days: Int = 365
         @Option(help: "Squad views timed per path.") var runs: Int = 100
-        @Option(help: "Local port for the benchmark's HTTP server.") var port: Int = 18_556
+        @Option(help: "Local port for the benchmark's HTTP server; 0 for any free one.") var port: Int = 0
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func run() async throws {

@@ -59,14 +59,23 @@ public enum DigestBenchmark {
         }
 
         say("timing \(runs) squad views through the coach API")
-        let app = buildApplication(http: HTTPConfiguration(host: "127.0.0.1", port: port), pool: pool, tokenKey: tokenKey, logger: logger, now: { now })
+        // Port 0 is any free one (learnt once the server listens), so two benchmarks never answer each other.
+        let (listening, bound) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(
+            http: HTTPConfiguration(host: "127.0.0.1", port: port), pool: pool, tokenKey: tokenKey, logger: logger, now: { now },
+            onServerRunning: { channel in
+                bound.yield(channel.localAddress?.port ?? port)
+                bound.finish()
+            })
         let http: [Double] = try await withThrowingTaskGroup(of: [Double]?.self) { group in
             group.addTask {
+                defer { bound.finish() }
                 try await app.runService()
                 return nil
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(500))
+                var ports = listening.makeAsyncIterator()
+                guard let port = await ports.next() else { throw PostgresError(.server, "the benchmark's HTTP server did not listen on port \(port)") }
                 var times: [Double] = []
                 for _ in 0..<runs {
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/coach/digest?squad=Bench%20squad")
